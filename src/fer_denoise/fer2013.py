@@ -1,0 +1,256 @@
+"""Read FER2013 in either published layout into arrays: strict, vectorised, no extraction to disk.
+
+- the competition CSV (`emotion,pixels,Usage`), plain or gzip-compressed, or inside a zip;
+- the Kaggle image-folder zip (`train/<emotion>/Training_<id>.jpg`, `test/<emotion>/...`).
+
+Both give the same arrays: images (N, 48, 48) uint8, labels (N,) uint8 emotion codes, and
+split (N,) of "train" / "val" / "test", ordered by split, then by image id for the zip.
+"""
+
+import gzip
+import io
+import posixpath
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fer_denoise.errors import UserError
+
+SIDE = 48
+PIXELS = SIDE * SIDE
+EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+USAGE_TO_SPLIT = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
+SPLITS = ("train", "val", "test")
+CSV_COLUMNS = ("emotion", "pixels", "Usage")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+MEMBER_NAME = re.compile(
+    r"^(?:.*/)?(train|test)/([a-z]+)/(Training|PublicTest|PrivateTest)_(\d+)\."
+)
+
+
+@dataclass
+class FerData:
+    images: np.ndarray
+    labels: np.ndarray
+    split: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def detect_format(head: bytes) -> str:
+    """'gzip', 'zip' or 'csv', from a file's first bytes (names and extensions can lie)."""
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    return "csv"
+
+
+def read_fer2013(path: str | Path) -> FerData:
+    """Parse a FER2013 file of any supported layout; errors name the file and the fix."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        kind = detect_format(f.read(4))
+    if kind == "gzip":
+        try:
+            data = gzip.decompress(path.read_bytes())
+        except (OSError, EOFError) as error:
+            raise UserError(
+                f"{path}: gzip data is corrupt or truncated ({error}); download the file again"
+            ) from error
+        return parse_csv(data, str(path))
+    if kind == "zip":
+        return read_zip(path)
+    return parse_csv(path.read_bytes(), str(path))
+
+
+def check_member_name(name: str, archive: str) -> None:
+    """Refuse archive members that would escape a target folder if extracted."""
+    normal = posixpath.normpath(name.replace("\\", "/"))
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or normal.startswith(".."):
+        raise UserError(
+            f"{archive}: unsafe member name {name!r} (absolute or outside the "
+            "archive); refusing to read this archive. Download it again from Kaggle."
+        )
+
+
+def read_zip(path: Path) -> FerData:
+    """A zip holding fer2013.csv, or the image-folder layout."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as error:
+        raise UserError(f"{path}: not a readable zip ({error}); download it again") from error
+    with archive:
+        names = [info.filename for info in archive.infolist() if not info.is_dir()]
+        for name in names:
+            check_member_name(name, str(path))
+        csvs = [n for n in names if n.lower().endswith(".csv")]
+        if csvs:
+            member = next((n for n in csvs if posixpath.basename(n) == "fer2013.csv"), csvs[0])
+            return parse_csv(archive.read(member), f"{path}!{member}")
+        return parse_image_zip(archive, names, str(path))
+
+
+def parse_image_zip(archive: zipfile.ZipFile, names: list[str], source: str) -> FerData:
+    """Decode the Kaggle image-folder layout; emotion from the folder, split from the prefix."""
+    from PIL import Image, UnidentifiedImageError
+
+    entries = []
+    for name in names:
+        match = MEMBER_NAME.match(name)
+        if match is None:
+            if name.lower().endswith(IMAGE_SUFFIXES):
+                raise UserError(
+                    f"{source}: {name} is not named like "
+                    "train|test/<emotion>/<Training|PublicTest|PrivateTest>_<id>.jpg"
+                )
+            continue  # READMEs and other files beside the images
+        folder, emotion, usage, image_id = match.groups()
+        if emotion not in EMOTIONS:
+            raise UserError(
+                f"{source}: {name} is in an unknown emotion folder {emotion!r} "
+                f"(expected one of {', '.join(EMOTIONS)})"
+            )
+        expected_folder = "train" if usage == "Training" else "test"
+        if folder != expected_folder:
+            raise UserError(
+                f"{source}: {name} is a {usage} image in {folder}/; "
+                f"{usage} images belong in {expected_folder}/"
+            )
+        # Two training ids appear under two emotions: the CSV orders them by emotion code.
+        entries.append(
+            (SPLITS.index(USAGE_TO_SPLIT[usage]), int(image_id), EMOTIONS.index(emotion), name)
+        )
+    if not entries:
+        raise UserError(
+            f"{source}: no FER2013 images or fer2013.csv inside; is this the "
+            "right download (Kaggle msambare/fer2013 or deadskull7/fer2013)?"
+        )
+    entries.sort()
+    images = np.empty((len(entries), SIDE, SIDE), np.uint8)
+    for i, (*_, name) in enumerate(entries):
+        try:
+            image = Image.open(io.BytesIO(archive.read(name)))
+            image = image.convert("L")
+        except (UnidentifiedImageError, OSError) as error:
+            raise UserError(f"{source}: {name} is not a readable image ({error})") from error
+        if image.size != (SIDE, SIDE):
+            raise UserError(
+                f"{source}: {name} is {image.size[0]}x{image.size[1]}, "
+                f"FER2013 images are {SIDE}x{SIDE}"
+            )
+        images[i] = np.asarray(image)
+    labels = np.array([code for _, _, code, _ in entries], np.uint8)
+    split = np.array([SPLITS[s] for s, *_ in entries])
+    return FerData(images, labels, split)
+
+
+def parse_csv(data: bytes, source: str) -> FerData:
+    """Parse the competition CSV. Every check is vectorised; errors give the 1-based line."""
+    if not data.strip():
+        raise UserError(f"{source}: the file is empty; download FER2013 again")
+    try:
+        table = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise UserError(f"{source}: not a readable CSV ({error})") from error
+    if sorted(table.columns) != sorted(CSV_COLUMNS):
+        raise UserError(
+            f"{source}: line 1 has columns {list(table.columns)}; a FER2013 CSV "
+            f"has the header {','.join(CSV_COLUMNS)}"
+        )
+    if table.empty:
+        raise UserError(f"{source}: the CSV has a header but no rows")
+
+    def fail(row: int, problem: str, fix: str) -> UserError:
+        return UserError(f"{source}: line {row + 2}: {problem}; {fix}")
+
+    emotion = table["emotion"].to_numpy()
+    known_emotion = np.isin(emotion, [str(code) for code in range(len(EMOTIONS))])
+    if not known_emotion.all():
+        row = int(np.argmin(known_emotion))
+        raise fail(
+            row,
+            f"unknown emotion {emotion[row]!r}",
+            f"emotion must be an integer 0..{len(EMOTIONS) - 1}",
+        )
+    usage = table["Usage"].to_numpy()
+    known_usage = np.isin(usage, list(USAGE_TO_SPLIT))
+    if not known_usage.all():
+        row = int(np.argmin(known_usage))
+        raise fail(
+            row,
+            f"unknown Usage {usage[row]!r}",
+            f"Usage must be one of {', '.join(USAGE_TO_SPLIT)}",
+        )
+    images = _parse_pixels(table["pixels"], fail)
+    split = np.array([USAGE_TO_SPLIT[u] for u in USAGE_TO_SPLIT])[
+        pd.Series(usage).map({u: i for i, u in enumerate(USAGE_TO_SPLIT)}).to_numpy()
+    ]
+    return FerData(images, emotion.astype(np.uint8), split)
+
+
+def _parse_pixels(pixels: pd.Series, fail) -> np.ndarray:
+    """Space-separated 0..255 values, 2304 per row: validated on the raw bytes, then parsed in C."""
+    lengths = pixels.str.len().to_numpy()
+    joined = " ".join(pixels.tolist())
+    text = np.frombuffer(joined.encode("utf-8", "replace"), np.uint8)
+    row_start = np.concatenate(([0], np.cumsum(lengths[:-1] + 1)))
+
+    def row_of(position: int) -> int:
+        return int(np.searchsorted(row_start, position, side="right") - 1)
+
+    digit = text - np.uint8(ord("0"))
+    is_space = digit == np.uint8((ord(" ") - ord("0")) % 256)
+    bad_char = (digit > 9) & ~is_space
+    if bad_char.any():
+        row = row_of(int(np.argmax(bad_char)))
+        token = next(t for t in pixels.iloc[row].split(" ") if t and not t.isdigit())
+        raise fail(
+            row,
+            f"pixel value {token!r} is not an integer",
+            "pixels must be space-separated integers 0..255",
+        )
+    # Empty or doubled separators make empty values; the joining spaces make each row end in one.
+    empty_value = is_space[1:] & is_space[:-1]
+    if (
+        lengths.min() == 0
+        or empty_value.any()
+        or is_space[0]
+        or is_space[-1]
+        or is_space[row_start].any()
+    ):
+        candidates = [row_of(int(np.argmax(empty_value)) + 1)] if empty_value.any() else []
+        candidates += list(np.flatnonzero((lengths == 0) | is_space[row_start]))
+        if is_space[-1]:
+            candidates.append(len(lengths) - 1)
+        row = int(min(candidates))
+        raise fail(
+            row,
+            "an empty pixel value (doubled, leading or trailing space)",
+            "separate the 2304 pixel values with single spaces",
+        )
+    values_per_row = np.add.reduceat(is_space, row_start, dtype=np.int64)
+    values_per_row[-1] += 1  # the last row has no joining space after it
+    wrong_count = values_per_row != PIXELS
+    if wrong_count.any():
+        row = int(np.argmax(wrong_count))
+        raise fail(
+            row,
+            f"{values_per_row[row]} pixel values, expected {PIXELS} (48x48)",
+            "the row is truncated or malformed; download FER2013 again",
+        )
+    values = np.fromstring(joined, dtype=np.int32, sep=" ")
+    too_big = values > 255
+    if too_big.any():
+        first = int(np.argmax(too_big))
+        raise fail(
+            first // PIXELS,
+            f"pixel value {int(values[first])} is above 255",
+            "pixels must be integers 0..255",
+        )
+    return values.astype(np.uint8).reshape(-1, SIDE, SIDE)

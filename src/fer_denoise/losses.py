@@ -1,0 +1,45 @@
+"""Training losses, written with keras.ops so that they run on any Keras backend."""
+
+import keras
+from keras import ops
+
+
+def ssim(y_true, y_pred, window: int = 7):
+    """Mean SSIM over a batch with a uniform window (as skimage's default), images in [0, 1]."""
+    channels = y_true.shape[-1]
+    kernel = ops.ones((window, window, channels, 1)) / (window * window)
+
+    def local_mean(x):
+        return ops.depthwise_conv(x, kernel, strides=1, padding="valid")
+
+    c1, c2 = 0.01**2, 0.03**2
+    mu_x, mu_y = local_mean(y_true), local_mean(y_pred)
+    var_x = local_mean(y_true * y_true) - mu_x * mu_x
+    var_y = local_mean(y_pred * y_pred) - mu_y * mu_y
+    cov = local_mean(y_true * y_pred) - mu_x * mu_y
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
+        (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
+    )
+    return ops.mean(ssim_map)
+
+
+def l1_ssim(y_true, y_pred, ssim_weight: float = 0.84):
+    """Mixed loss (Zhao et al., 2017): SSIM for structure, L1 for intensities."""
+    l1 = ops.mean(ops.abs(y_true - y_pred))
+    return ssim_weight * (1.0 - ssim(y_true, y_pred)) + (1.0 - ssim_weight) * l1
+
+
+def get_loss(name: str):
+    """The loss named in params.yaml `train.loss`."""
+    losses = {
+        "mse": keras.losses.MeanSquaredError(),
+        "mae": keras.losses.MeanAbsoluteError(),
+        "l1+ssim": l1_ssim,
+    }
+    return losses[name]
+
+
+def psnr(y_true, y_pred):
+    """Mean per-image PSNR in dB (data_range 1), a readable training metric."""
+    mse = ops.mean(ops.square(y_true - y_pred), axis=(1, 2, 3))
+    return ops.mean(10.0 * ops.log10(1.0 / ops.maximum(mse, 1e-10)))

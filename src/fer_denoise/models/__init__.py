@@ -1,0 +1,17 @@
+"""Denoising models, chosen by name from params.yaml (`models.<name>`)."""
+
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+from fer_denoise.models.unet import build_unet
+
+BUILDERS: dict[str, Callable[..., keras.Model]] = {"unet": build_unet}
+
+
+def build_model(name: str, input_shape: tuple[int, int, int], **settings: Any) -> keras.Model:
+    """Build a registered model; `settings` are its section of params.yaml."""
+    if name not in BUILDERS:
+        raise KeyError(f"unknown model {name!r}; registered: {', '.join(BUILDERS)}")
+    return BUILDERS[name](input_shape=input_shape, **settings)

@@ -1,0 +1,51 @@
+"""U-Net (Ronneberger et al., 2015) for denoising: a convolutional encoder-decoder whose skip
+connections carry fine detail past the bottleneck.
+"""
+
+import keras
+from keras import layers
+
+
+def conv_block(x, filters: int, batch_norm: bool, name: str):
+    """Two 3x3 convolutions with ReLU, each optionally batch-normalised."""
+    for i in (1, 2):
+        x = layers.Conv2D(
+            filters, 3, padding="same", use_bias=not batch_norm, name=f"{name}_conv{i}"
+        )(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+        x = layers.Activation("relu", name=f"{name}_relu{i}")(x)
+    return x
+
+
+def build_unet(
+    input_shape=(48, 48, 1),
+    depth: int = 3,
+    base_filters: int = 16,
+    batch_norm: bool = True,
+    residual: bool = True,
+) -> keras.Model:
+    """A U-Net with `depth` poolings, filters doubling per level from `base_filters`.
+
+    With `residual`, the network predicts the noise and subtracts it from the input, which
+    trains faster for small noise than predicting the clean image outright.
+    """
+    height, width, channels = input_shape
+    if height % 2**depth or width % 2**depth:
+        raise ValueError(f"input {height}x{width} is not divisible by 2**depth = {2**depth}")
+    inputs = keras.Input(shape=input_shape, name="noisy")
+    x = inputs
+    skips = []
+    for level in range(depth):
+        x = conv_block(x, base_filters * 2**level, batch_norm, f"down{level}")
+        skips.append(x)
+        x = layers.MaxPooling2D(2, name=f"pool{level}")(x)
+    x = conv_block(x, base_filters * 2**depth, batch_norm, "bottleneck")
+    for level in reversed(range(depth)):
+        x = layers.Conv2DTranspose(base_filters * 2**level, 2, strides=2, name=f"up{level}")(x)
+        x = layers.Concatenate(name=f"skip{level}")([x, skips[level]])
+        x = conv_block(x, base_filters * 2**level, batch_norm, f"dec{level}")
+    x = layers.Conv2D(channels, 1, name="head")(x)
+    if residual:
+        x = layers.Subtract(name="denoised")([inputs, x])
+    return keras.Model(inputs, x, name="unet")

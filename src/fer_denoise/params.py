@@ -1,0 +1,206 @@
+"""Read params.yaml and check every value before a stage starts.
+
+Each error names the key, what it should be and how to fix it, so that a typo in
+`dvc exp run -S ...` fails at once instead of an hour into training.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fer_denoise.errors import UserError
+
+PARAMS_FILE = "params.yaml"
+TASK_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One leaf of the schema: its type, bounds or choices, and whether it may be null."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    choices: tuple[str, ...] | None = None
+    nullable: bool = False
+    required: bool = True
+
+    def check(self, key: str, value: Any) -> Any:
+        if value is None:
+            if self.nullable:
+                return None
+            raise _error(key, f"must be set ({self.describe()})")
+        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, self.kind) or (self.kind is int and isinstance(value, bool)):
+            raise _error(key, f"must be {self.describe()}, got {value!r}")
+        if self.choices is not None and value not in self.choices:
+            raise _error(key, f"must be one of {', '.join(self.choices)}; got {value!r}")
+        too_low = self.low is not None and (
+            value <= self.low if self.low_open else value < self.low
+        )
+        too_high = self.high is not None and value > self.high
+        if too_low or too_high:
+            raise _error(key, f"must be {self.describe()}, got {value!r}")
+        return value
+
+    def describe(self) -> str:
+        text = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[
+            self.kind
+        ]
+        if self.low is not None:
+            text += f" {'>' if self.low_open else '>='} {self.low}"
+        if self.high is not None:
+            text += f" {'and ' if self.low is not None else ''}<= {self.high}"
+        return text + (" or null" if self.nullable else "")
+
+
+NOISE_TYPES: dict[str, dict[str, Field]] = {
+    "gaussian": {
+        "type": Field(str),
+        "std": Field(float, low=0.0, low_open=True, high=10.0),
+        "factor": Field(float, low=0.0, low_open=True, high=10.0, required=False),
+    },
+    "salt_pepper": {
+        "type": Field(str),
+        "amount": Field(float, low=0.0, low_open=True, high=1.0),
+    },
+}
+
+SCHEMA: dict[str, dict[str, Field]] = {
+    "data": {
+        "source": Field(str),
+        "md5": Field(str, nullable=True),
+        "limit": Field(int, low=1, nullable=True),
+    },
+    "noise": {
+        "seed": Field(int, low=0),
+        "factor": Field(float, low=0.0, low_open=True, high=10.0),
+        # "tasks" is checked by _check_tasks: its keys are the user's task names.
+    },
+    "models": {},  # one section per model name, checked against MODEL_SCHEMAS
+    "train": {
+        "seed": Field(int, low=0),
+        "epochs": Field(int, low=1),
+        "batch_size": Field(int, low=1, high=4096),
+        "learning_rate": Field(float, low=0.0, low_open=True, high=1.0),
+        "loss": Field(str, choices=("mse", "mae", "l1+ssim")),
+        "fresh_noise": Field(bool),
+        "early_stopping_patience": Field(int, low=1),
+        "reduce_lr_patience": Field(int, low=1),
+        "reduce_lr_factor": Field(float, low=0.0, low_open=True, high=1.0),
+    },
+    "evaluate": {
+        "grid_images": Field(int, low=1, high=64),
+        "switching_median_guard": Field(int, low=0, high=8),
+    },
+}
+
+MODEL_SCHEMAS: dict[str, dict[str, Field]] = {
+    "unet": {
+        "depth": Field(int, low=1, high=4),
+        "base_filters": Field(int, low=1, high=512),
+        "batch_norm": Field(bool),
+        "residual": Field(bool),
+    },
+}
+
+
+def _error(key: str, problem: str) -> UserError:
+    return UserError(
+        f"{PARAMS_FILE}: `{key}` {problem}. Fix it in {PARAMS_FILE} "
+        f"(or override it with `dvc exp run -S {key}=...`)."
+    )
+
+
+def _check_section(prefix: str, values: Any, fields: dict[str, Field]) -> dict[str, Any]:
+    if not isinstance(values, dict):
+        raise _error(prefix, f"must be a mapping of keys, got {values!r}")
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise _error(f"{prefix}.{unknown[0]}", f"is not a known key (known: {', '.join(fields)})")
+    checked = {}
+    for name, field in fields.items():
+        key = f"{prefix}.{name}"
+        if name not in values:
+            if field.required:
+                raise _error(key, f"is missing ({field.describe()})")
+            continue
+        checked[name] = field.check(key, values[name])
+    return checked
+
+
+def _check_tasks(tasks: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(tasks, dict) or not tasks:
+        raise _error("noise.tasks", "must map task names to noise settings (at least one task)")
+    checked = {}
+    for name, task in tasks.items():
+        key = f"noise.tasks.{name}"
+        if not isinstance(name, str) or not TASK_NAME.match(name):
+            raise _error(key, "must be named in lower-case letters, digits and _ (a file name)")
+        if not isinstance(task, dict) or "type" not in task:
+            raise _error(f"{key}.type", f"is missing (one of {', '.join(NOISE_TYPES)})")
+        noise_type = task["type"]
+        if noise_type not in NOISE_TYPES:
+            choices = ", ".join(NOISE_TYPES)
+            raise _error(f"{key}.type", f"must be one of {choices}; got {noise_type!r}")
+        checked[name] = _check_section(key, task, NOISE_TYPES[noise_type])
+    return checked
+
+
+def _check_models(models: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(models, dict):
+        raise _error("models", "must map model names to their settings")
+    unknown = sorted(set(models) - set(MODEL_SCHEMAS))
+    if unknown:
+        raise _error(f"models.{unknown[0]}", f"is not a known model ({', '.join(MODEL_SCHEMAS)})")
+    return {
+        name: _check_section(f"models.{name}", models[name], MODEL_SCHEMAS[name]) for name in models
+    }
+
+
+def validate(raw: Any) -> dict[str, Any]:
+    """Return the checked params, or raise a UserError naming the first bad key."""
+    if not isinstance(raw, dict):
+        raise UserError(f"{PARAMS_FILE} must hold a mapping of sections ({', '.join(SCHEMA)})")
+    unknown = sorted(set(raw) - set(SCHEMA))
+    if unknown:
+        raise _error(unknown[0], f"is not a known section (known: {', '.join(SCHEMA)})")
+    params: dict[str, Any] = {}
+    for section, fields in SCHEMA.items():
+        values = raw.get(section)
+        if values is None:
+            raise _error(section, "is missing")
+        if section == "noise" and isinstance(values, dict):
+            rest = {k: v for k, v in values.items() if k != "tasks"}
+            params["noise"] = _check_section("noise", rest, fields)
+            params["noise"]["tasks"] = _check_tasks(values.get("tasks"))
+        elif section == "models":
+            params["models"] = _check_models(values)
+        else:
+            params[section] = _check_section(section, values, fields)
+    return params
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+    """Read and validate params.yaml (safe_load: no Python objects from YAML)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path} not found: run the stage from the repository root")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise UserError(f"{path} is not valid YAML: {error}") from error
+    return validate(raw)
+
+
+def task_params(params: dict[str, Any], task: str) -> dict[str, Any]:
+    """The settings of one noise task, or an error listing the tasks that exist."""
+    tasks = params["noise"]["tasks"]
+    if task not in tasks:
+        raise UserError(f"unknown task {task!r}: {PARAMS_FILE} defines {', '.join(tasks)}")
+    return tasks[task]

@@ -1,0 +1,40 @@
+"""Figures for people: noisy / denoised / clean image grids."""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from fer_denoise.files import atomic_path  # noqa: E402
+from fer_denoise.metrics import psnr_per_image  # noqa: E402
+
+
+def save_grid(path: Path, clean: np.ndarray, columns: dict[str, np.ndarray], title: str) -> None:
+    """One row per image: each named column (noisy input, baselines, models), then the clean.
+
+    Each denoised tile is labelled with its PSNR against the clean image.
+    """
+    names = [*columns, "clean"]
+    rows = len(clean)
+    figure, axes = plt.subplots(
+        rows, len(names), figsize=(1.6 * len(names), 1.7 * rows + 0.4), squeeze=False
+    )
+    for column, name in enumerate(names):
+        images = clean if name == "clean" else columns[name]
+        scores = None if name == "clean" else psnr_per_image(clean, images)
+        axes[0, column].set_title(name, fontsize=8)
+        for row in range(rows):
+            axis = axes[row, column]
+            axis.imshow(images[row], cmap="gray", vmin=0.0, vmax=1.0)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if scores is not None:
+                axis.set_xlabel(f"{scores[row]:.1f} dB", fontsize=7)
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=100)
+    plt.close(figure)

@@ -1,0 +1,50 @@
+"""Stage `noise@<task>`: the fixed noisy copy of every split, data/noisy/<task>.npz.
+
+The noise is drawn from (noise.seed, task, split): the same params give the same bytes. The
+resolved noise spec is stored in the file, so training reads it from there and a change of
+`noise.factor` reaches only the tasks whose noisy data it really changes.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from fer_denoise.errors import run_stage
+from fer_denoise.fer2013 import SPLITS
+from fer_denoise.files import load_npz, save_npz
+from fer_denoise.noise import add_noise, resolve_spec, task_rng, to_float, to_uint8
+from fer_denoise.params import load_params, task_params
+from fer_denoise.stages.prepare import PREPARED
+
+NOISY_DIR = Path("data/noisy")
+
+
+def noisy_path(task: str) -> Path:
+    return NOISY_DIR / f"{task}.npz"
+
+
+def make_noisy(
+    images: np.ndarray, split: np.ndarray, spec: dict, seed: int, task: str
+) -> dict[str, np.ndarray]:
+    """uint8 noisy images per split, each split from its own seeded generator."""
+    return {
+        name: to_uint8(add_noise(to_float(images[split == name]), spec, task_rng(seed, task, name)))
+        for name in SPLITS
+    }
+
+
+def main(task: str) -> None:
+    params = load_params()
+    spec = resolve_spec(task_params(params, task), params["noise"]["factor"])
+    prepared = load_npz(PREPARED, ("images", "split"), made_by="prepare")
+    noisy = make_noisy(prepared["images"], prepared["split"], spec, params["noise"]["seed"], task)
+    save_npz(noisy_path(task), spec=np.array(json.dumps(spec)), **noisy)
+    print(f"{task}: {spec} -> {noisy_path(task)}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("task", help="a task name from params.yaml noise.tasks")
+    run_stage(lambda: main(parser.parse_args().task))

@@ -1,0 +1,205 @@
+"""Stage `fetch`: put the FER2013 file in data/raw/, from a URL or a file the user already has.
+
+Where the file comes from, first match wins:
+1. the environment variable FER2013_PATH (a local file);
+2. the one data file in data/external/ (drop your download there);
+3. params.yaml `data.source`: a URL (default: the Kaggle download) or a local path.
+dvc.lock records the hash of what lands in data/raw/, whichever way it came.
+"""
+
+import base64
+import hashlib
+import ipaddress
+import os
+import shutil
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+import warnings
+import zipfile
+from pathlib import Path
+
+from fer_denoise.errors import UserError, run_stage
+from fer_denoise.fer2013 import check_member_name, detect_format
+from fer_denoise.files import atomic_path
+from fer_denoise.params import load_params
+
+RAW_DIR = Path("data/raw")
+EXTERNAL_DIR = Path("data/external")
+ENV_PATH = "FER2013_PATH"
+KNOWN_MD5 = {"f8428a1edbd21e88f42c73edd2a14f95": "the original competition fer2013.csv"}
+SUFFIXES = {"gzip": ".csv.gz", "zip": ".zip", "csv": ".csv"}
+HOW_TO_GET = (
+    "Get FER2013 from Kaggle in a browser (https://www.kaggle.com/datasets/deadskull7/fer2013 "
+    "for fer2013.csv, or https://www.kaggle.com/datasets/msambare/fer2013 for the image "
+    "folders), then either put the file in data/external/, run `FER2013_PATH=/path/to/file "
+    "dvc repro`, or set data.source in params.yaml to its path. For the Kaggle API, set "
+    "KAGGLE_USERNAME and KAGGLE_KEY."
+)
+CHUNK = 1 << 20
+
+
+def resolve_source(source: str, environ: dict[str, str], external: Path = EXTERNAL_DIR) -> str:
+    """The file or URL to fetch, by the order in the module docstring."""
+    if environ.get(ENV_PATH):
+        return environ[ENV_PATH]
+    if external.is_dir():
+        dropped = sorted(
+            p
+            for p in external.iterdir()
+            if p.is_file() and p.name != "README.md" and not p.name.startswith(".")
+        )
+        if len(dropped) > 1:
+            names = ", ".join(p.name for p in dropped)
+            raise UserError(
+                f"{external}/ holds several files ({names}); keep only the FER2013 file there"
+            )
+        if dropped:
+            return str(dropped[0])
+    return source
+
+
+def is_url(source: str) -> bool:
+    return urllib.parse.urlparse(source).scheme in ("http", "https")
+
+
+def check_url(url: str) -> None:
+    """Downloads go over https; plain http only to this machine (tests, local mirrors)."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme == "https":
+        return
+    host = parsed.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise UserError(
+            f"data.source {url} uses plain http; use an https URL "
+            "(http is accepted only for localhost)"
+        )
+
+
+def request_for(url: str, environ: dict[str, str]) -> urllib.request.Request:
+    """A GET request with Kaggle credentials when KAGGLE_USERNAME and KAGGLE_KEY are set.
+
+    The credentials go in an unredirected header: Kaggle answers with a redirect to a storage
+    host, which must not receive them.
+    """
+    request = urllib.request.Request(url, headers={"User-Agent": "fer-denoise"})  # noqa: S310
+    if environ.get("KAGGLE_USERNAME") and environ.get("KAGGLE_KEY"):
+        token = f"{environ['KAGGLE_USERNAME']}:{environ['KAGGLE_KEY']}".encode()
+        request.add_unredirected_header(
+            "Authorization", "Basic " + base64.b64encode(token).decode()
+        )
+    return request
+
+
+def download(url: str, destination: Path, environ: dict[str, str]) -> None:
+    """Stream `url` to `destination`, showing progress; a short read is an error."""
+    check_url(url)  # https, or http to loopback: no file: or other schemes reach urlopen
+    try:
+        with urllib.request.urlopen(request_for(url, environ), timeout=60) as response:  # noqa: S310
+            total = int(response.headers.get("Content-Length") or 0)
+            received = 0
+            with open(destination, "wb") as out:
+                while chunk := response.read(CHUNK):
+                    out.write(chunk)
+                    received += len(chunk)
+                    if total:
+                        print(f"\r  {received >> 20} / {total >> 20} MiB", end="", flush=True)
+            print(file=sys.stdout)
+    except urllib.error.HTTPError as error:
+        hint = " (Kaggle needs KAGGLE_USERNAME and KAGGLE_KEY)" if error.code in (401, 403) else ""
+        raise UserError(
+            f"download of {url} failed: HTTP {error.code} {error.reason}{hint}. {HOW_TO_GET}"
+        ) from error
+    except (urllib.error.URLError, OSError) as error:
+        raise UserError(
+            f"could not download {url} ({error}); this machine may be offline. {HOW_TO_GET}"
+        ) from error
+    if total and received != total:
+        raise UserError(
+            f"download of {url} stopped after {received} of {total} bytes; "
+            f"run `dvc repro fetch` again. {HOW_TO_GET}"
+        )
+
+
+def dataset_md5(path: Path) -> str:
+    """MD5 of the dataset's CSV bytes (inside a gzip or zip when compressed), or of the zip."""
+    import gzip
+
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        kind = detect_format(f.read(4))
+    if kind == "zip":
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                check_member_name(name, str(path))
+            csvs = [n for n in archive.namelist() if n.lower().endswith("fer2013.csv")]
+            stream = archive.open(csvs[0]) if csvs else open(path, "rb")
+    elif kind == "gzip":
+        stream = gzip.open(path, "rb")
+    else:
+        stream = open(path, "rb")
+    with stream:
+        while chunk := stream.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(path: Path, expected_md5: str | None) -> None:
+    """Fail on a mismatch with data.md5; otherwise warn when the checksum is not a known one."""
+    md5 = dataset_md5(path)
+    if expected_md5 is not None:
+        if md5 != expected_md5.lower():
+            raise UserError(
+                f"{path}: MD5 {md5} does not match data.md5 = {expected_md5}; the "
+                "file is corrupt or a different version. Download it again, or set "
+                "data.md5 to null to accept it."
+            )
+        print(f"{path.name}: MD5 {md5} matches data.md5")
+    elif md5 in KNOWN_MD5:
+        print(f"{path.name}: MD5 {md5} verified ({KNOWN_MD5[md5]})")
+    else:
+        warnings.warn(
+            f"{path}: MD5 {md5} is not a known FER2013 checksum (a re-encoded or "
+            "repackaged copy?); continuing. Set data.md5 to require a checksum.",
+            stacklevel=1,
+        )
+
+
+def fetch(source: str, expected_md5: str | None, environ: dict[str, str]) -> Path:
+    """Copy or download the dataset into data/raw/ atomically; return the file's path."""
+    with atomic_path(RAW_DIR) as tmp_dir:
+        tmp_dir.mkdir()
+        if is_url(source):
+            name = Path(urllib.parse.urlparse(source).path).name or "fer2013"
+            target = tmp_dir / "download"
+            print(f"downloading {source}")
+            download(source, target, environ)
+        else:
+            local = Path(source).expanduser()
+            if not local.is_file():
+                raise UserError(f"FER2013 file {local} does not exist. {HOW_TO_GET}")
+            name, target = local.name, tmp_dir / local.name
+            print(f"copying {local}")
+            shutil.copyfile(local, target)
+        with open(target, "rb") as f:
+            suffix = SUFFIXES[detect_format(f.read(4))]
+        final_name = name if name.endswith(suffix) else name.split(".")[0] + suffix
+        target = target.rename(tmp_dir / final_name)
+        verify(target, expected_md5)
+    return RAW_DIR / final_name
+
+
+def main() -> None:
+    params = load_params()["data"]
+    source = resolve_source(params["source"], dict(os.environ))
+    path = fetch(source, params["md5"], dict(os.environ))
+    print(f"fetched {path} ({path.stat().st_size >> 20} MiB)")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,95 @@
+"""Stage `train_<model>@<task>`: train a denoiser on one noise task, models/<model>/<task>.keras.
+
+Fresh noise per batch (train.fresh_noise) uses the noise spec stored in data/noisy/<task>.npz;
+PublicTest with its fixed noise drives early stopping and the learning-rate schedule.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import keras
+from dvclive import Live
+
+from fer_denoise.errors import UserError, run_stage
+from fer_denoise.files import atomic_path, load_npz
+from fer_denoise.losses import get_loss, psnr
+from fer_denoise.models import BUILDERS, build_model
+from fer_denoise.noise import to_float
+from fer_denoise.params import load_params, task_params
+from fer_denoise.stages.add_noise import noisy_path
+from fer_denoise.stages.prepare import PREPARED
+from fer_denoise.training import LiveMetrics, NoisyBatches, ProgressLog
+
+
+def model_path(model: str, task: str) -> Path:
+    return Path("models") / model / f"{task}.keras"
+
+
+def live_dir(model: str, task: str) -> Path:
+    return Path("metrics/train") / model / task
+
+
+def main(model_name: str, task: str) -> None:
+    params = load_params()
+    task_params(params, task)
+    if model_name not in BUILDERS or model_name not in params["models"]:
+        raise UserError(
+            f"unknown model {model_name!r}: params.yaml models has {', '.join(params['models'])}"
+        )
+    train = params["train"]
+    keras.utils.set_random_seed(train["seed"])
+
+    prepared = load_npz(PREPARED, ("images", "split"), made_by="prepare")
+    noisy = load_npz(noisy_path(task), ("spec", "train", "val"), made_by=f"noise@{task}")
+    spec = json.loads(str(noisy["spec"]))
+    images, split = prepared["images"], prepared["split"]
+    batches = NoisyBatches(
+        images[split == "train"],
+        spec,
+        train["batch_size"],
+        train["seed"],
+        task,
+        noisy=None if train["fresh_noise"] else noisy["train"],
+    )
+    validation = (to_float(noisy["val"])[..., None], to_float(images[split == "val"])[..., None])
+
+    model = build_model(model_name, images.shape[1:] + (1,), **params["models"][model_name])
+    model.compile(
+        optimizer=keras.optimizers.Adam(train["learning_rate"]),
+        loss=get_loss(train["loss"]),
+        metrics=[psnr],
+    )
+    print(
+        f"{model_name}@{task}: {model.count_params():,} parameters, noise {spec}, "
+        f"{len(batches.clean)} training images, {len(validation[0])} validation images"
+    )
+
+    with Live(dir=str(live_dir(model_name, task)), dvcyaml=None, save_dvc_exp=False) as live:
+        model.fit(
+            batches,
+            validation_data=validation,
+            epochs=train["epochs"],
+            verbose=0,
+            callbacks=[
+                keras.callbacks.EarlyStopping(
+                    patience=train["early_stopping_patience"], restore_best_weights=True
+                ),
+                keras.callbacks.ReduceLROnPlateau(
+                    factor=train["reduce_lr_factor"], patience=train["reduce_lr_patience"]
+                ),
+                ProgressLog(train["epochs"], len(batches), train["batch_size"]),
+                LiveMetrics(live),
+            ],
+        )
+    with atomic_path(model_path(model_name, task)) as tmp:
+        model.save(tmp)
+    print(f"saved {model_path(model_name, task)}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="a model name from params.yaml models")
+    parser.add_argument("task", help="a task name from params.yaml noise.tasks")
+    arguments = parser.parse_args()
+    run_stage(lambda: main(arguments.model, arguments.task))
