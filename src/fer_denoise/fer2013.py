@@ -169,6 +169,13 @@ def parse_csv(data: bytes, source: str) -> FerData:
     def fail(row: int, problem: str, fix: str) -> UserError:
         return UserError(f"{source}: line {row + 2}: {problem}; {fix}")
 
+    ends_early = (table[list(CSV_COLUMNS)] == "").any(axis=1).to_numpy()
+    if ends_early.any():
+        raise fail(
+            int(np.argmax(ends_early)),
+            "the row ends early (an empty field)",
+            "the file is truncated or malformed; download FER2013 again",
+        )
     emotion = table["emotion"].to_numpy()
     known_emotion = np.isin(emotion, [str(code) for code in range(len(EMOTIONS))])
     if not known_emotion.all():

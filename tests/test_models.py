@@ -1,0 +1,46 @@
+import keras
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity
+
+from fer_denoise.losses import get_loss, l1_ssim, psnr, ssim
+from fer_denoise.models import build_model
+
+
+@pytest.mark.parametrize(("depth", "residual"), [(1, True), (2, False), (4, True)])
+def test_unet_keeps_the_input_shape(depth, residual):
+    model = build_model(
+        "unet", (48, 48, 1), depth=depth, base_filters=4, batch_norm=True, residual=residual
+    )
+    output = model.predict(np.zeros((3, 48, 48, 1), np.float32), verbose=0)
+    assert output.shape == (3, 48, 48, 1)
+    assert model.count_params() > 0
+
+
+def test_unet_rejects_a_size_the_poolings_cannot_halve():
+    with pytest.raises(ValueError, match="not divisible"):
+        build_model("unet", (50, 50, 1), depth=2, base_filters=4, batch_norm=False, residual=True)
+
+
+def test_unknown_model_name_is_an_error():
+    with pytest.raises(KeyError, match="unknown model"):
+        build_model("resnet", (48, 48, 1))
+
+
+def test_keras_ssim_matches_skimage():
+    rng = np.random.default_rng(0)
+    clean = rng.random((4, 48, 48)).astype(np.float32)
+    noisy = np.clip(clean + 0.1 * rng.standard_normal(clean.shape), 0, 1).astype(np.float32)
+    expected = np.mean(
+        [structural_similarity(c, n, data_range=1.0) for c, n in zip(clean, noisy, strict=True)]
+    )
+    value = float(keras.ops.convert_to_numpy(ssim(clean[..., None], noisy[..., None])))
+    assert value == pytest.approx(expected, abs=1e-4)
+
+
+def test_losses_are_zero_for_a_perfect_output_and_psnr_is_known():
+    images = np.random.default_rng(0).random((2, 48, 48, 1)).astype(np.float32)
+    for name in ("mse", "mae", "l1+ssim"):
+        assert float(get_loss(name)(images, images)) == pytest.approx(0.0, abs=1e-5)
+    assert float(l1_ssim(images, images + 0.1)) > 0.0
+    assert float(psnr(images, images + 0.1)) == pytest.approx(20.0, abs=1e-3)

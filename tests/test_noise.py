@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from fer_denoise.noise import add_noise, resolve_spec, task_rng, to_float, to_uint8
+from fer_denoise.stages.add_noise import make_noisy
+
+GREY = np.full((200, 48, 48), 128 / 255, np.float32)  # an 8-bit level
+
+
+def test_gaussian_noise_has_the_requested_sigma_and_no_mean_shift():
+    noisy = add_noise(GREY, {"type": "gaussian", "sigma": 0.1}, task_rng(1, "t", "x"))
+    residual = noisy - GREY
+    assert abs(residual.std() - 0.1) < 0.002
+    assert abs(residual.mean()) < 0.002
+
+
+def test_noise_is_clipped_to_the_unit_range_and_rounded_to_8_bit_levels():
+    clean = np.linspace(0, 1, 48 * 48 * 10, dtype=np.float32).reshape(10, 48, 48)
+    noisy = add_noise(clean, {"type": "gaussian", "sigma": 0.5}, task_rng(1, "t", "x"))
+    assert noisy.min() == 0.0 and noisy.max() == 1.0
+    assert np.allclose(noisy * 255, np.round(noisy * 255), atol=1e-4)
+
+
+def test_salt_and_pepper_corrupts_the_amount_half_black_half_white():
+    noisy = add_noise(GREY, {"type": "salt_pepper", "amount": 0.1}, task_rng(1, "t", "x"))
+    black, white = (noisy == 0).mean(), (noisy == 1).mean()
+    assert abs(black - 0.05) < 0.003 and abs(white - 0.05) < 0.003
+    assert np.all((noisy == 0) | (noisy == 1) | (noisy == GREY))
+
+
+def test_same_seed_task_and_split_give_the_same_bytes_and_others_differ():
+    images = to_uint8(GREY[:20])
+    split = np.array(["train"] * 10 + ["val"] * 5 + ["test"] * 5)
+    spec = {"type": "gaussian", "sigma": 0.05}
+    first = make_noisy(images, split, spec, 7, "gaussian_low")
+    again = make_noisy(images, split, spec, 7, "gaussian_low")
+    other_task = make_noisy(images, split, spec, 7, "gaussian_high")
+    other_seed = make_noisy(images, split, spec, 8, "gaussian_low")
+    for name in ("train", "val", "test"):
+        assert first[name].tobytes() == again[name].tobytes()
+        assert first[name].tobytes() != other_task[name].tobytes()
+        assert first[name].tobytes() != other_seed[name].tobytes()
+    assert first["val"].tobytes() != first["test"].tobytes()
+
+
+def test_gaussian_sigma_is_factor_times_std_and_a_task_factor_wins():
+    assert resolve_spec({"type": "gaussian", "std": 0.6}, 0.2)["sigma"] == pytest.approx(0.12)
+    task = {"type": "gaussian", "std": 0.6, "factor": 0.1}
+    assert resolve_spec(task, 0.2)["sigma"] == pytest.approx(0.06)
+    assert resolve_spec({"type": "salt_pepper", "amount": 0.1}, 0.2) == {
+        "type": "salt_pepper",
+        "amount": 0.1,
+    }
+
+
+def test_uint8_round_trip_is_exact():
+    levels = np.arange(256, dtype=np.uint8)
+    assert np.array_equal(to_uint8(to_float(levels)), levels)

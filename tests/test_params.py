@@ -1,0 +1,64 @@
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fer_denoise.errors import UserError
+from fer_denoise.params import load_params, validate
+
+DEFAULTS = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+
+
+def with_change(path: str, value):
+    params = copy.deepcopy(DEFAULTS)
+    *parents, leaf = path.split(".")
+    section = params
+    for key in parents:
+        section = section[key]
+    section[leaf] = value
+    return params
+
+
+def test_the_committed_params_are_valid():
+    params = validate(DEFAULTS)
+    assert set(params["noise"]["tasks"]) == {"gaussian_low", "gaussian_high", "salt_pepper"}
+    assert isinstance(params["noise"]["factor"], float)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("train.epochs", 0, "`train.epochs` must be an integer >= 1"),
+        ("train.epochs", "ten", "`train.epochs` must be an integer"),
+        ("train.epochs", True, "`train.epochs` must be an integer"),
+        ("train.loss", "huber", "`train.loss` must be one of mse, mae, l1\\+ssim"),
+        ("train.typo", 1, "`train.typo` is not a known key"),
+        ("noise.factor", -0.1, "`noise.factor` must be a number > 0.0"),
+        ("noise.tasks.gaussian_low.std", -0.2, "`noise.tasks.gaussian_low.std` must be"),
+        ("noise.tasks.salt_pepper.amount", 1.5, "`noise.tasks.salt_pepper.amount` must be"),
+        ("noise.tasks.salt_pepper.type", "speckle", "`noise.tasks.salt_pepper.type` must be one"),
+        ("noise.tasks.salt_pepper.std", 0.1, "`noise.tasks.salt_pepper.std` is not a known key"),
+        ("models.resnet", {}, "`models.resnet` is not a known model"),
+        ("models.unet.depth", 5, "`models.unet.depth` must be an integer >= 1 and <= 4"),
+        ("data.limit", 0, "`data.limit` must be an integer >= 1 or null"),
+        ("evaluate", None, "`evaluate` is missing"),
+    ],
+)
+def test_bad_values_name_the_key_and_the_fix(path, value, message):
+    with pytest.raises(UserError, match=message) as error:
+        validate(with_change(path, value))
+    assert "dvc exp run -S" in str(error.value)
+
+
+def test_an_integer_is_accepted_where_a_number_is_expected():
+    assert validate(with_change("noise.factor", 1))["noise"]["factor"] == 1.0
+
+
+def test_unknown_section_and_bad_yaml_are_errors(tmp_path):
+    with pytest.raises(UserError, match="`extra` is not a known section"):
+        validate({**DEFAULTS, "extra": {}})
+    bad = tmp_path / "params.yaml"
+    bad.write_text("data: [unclosed\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        load_params(bad)

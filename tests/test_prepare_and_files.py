@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from fer_denoise.errors import UserError
+from fer_denoise.fer2013 import read_fer2013
+from fer_denoise.files import atomic_path, load_npz, save_npz
+from fer_denoise.stages.prepare import limit_per_split, raw_file, summary
+
+
+def test_limit_keeps_the_first_images_of_every_split(fer_csv):
+    data = limit_per_split(read_fer2013(fer_csv), 3)
+    assert data.split.tolist() == ["train"] * 3 + ["val"] * 3 + ["test"] * 3
+    assert np.array_equal(data.images[:3], read_fer2013(fer_csv).images[:3])
+
+
+def test_summary_counts_images_per_split_and_emotion(fer_csv):
+    counts = summary(read_fer2013(fer_csv))
+    assert counts["train"]["images"] == 8
+    assert sum(v for k, v in counts["test"].items() if k != "images") == 8
+    assert counts["val"]["disgust"] == 2 and counts["val"]["angry"] == 1
+
+
+def test_raw_folder_must_hold_exactly_one_file(tmp_path):
+    with pytest.raises(UserError, match="run `dvc repro fetch`"):
+        raw_file(tmp_path / "raw")
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "fer2013.csv").write_text("x")
+    assert raw_file(tmp_path / "raw").name == "fer2013.csv"
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_npz_round_trip_without_pickle_and_missing_file_names_the_stage(tmp_path):
+    save_npz(tmp_path / "a.npz", images=np.arange(4, dtype=np.uint8))
+    assert load_npz(tmp_path / "a.npz", ("images",), "prepare")["images"].tolist() == [0, 1, 2, 3]
+    with pytest.raises(UserError, match="run `dvc repro prepare` first"):
+        load_npz(tmp_path / "b.npz", ("images",), "prepare")
+    with pytest.raises(UserError, match="lacks arrays"):
+        load_npz(tmp_path / "a.npz", ("labels",), "prepare")
