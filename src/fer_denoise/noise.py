@@ -16,7 +16,8 @@ def resolve_spec(task: dict[str, Any], factor: float) -> dict[str, Any]:
     Gaussian sigma = factor * std, with the shared `noise.factor` unless the task sets its own.
     """
     if task["type"] == "gaussian":
-        return {"type": "gaussian", "sigma": task.get("factor", factor) * task["std"]}
+        sigma = task.get("factor", factor) * task["std"]
+        return {"type": "gaussian", "sigma": round(sigma, 12)}  # 0.04, not 0.04000000000000001
     if task["type"] == "salt_pepper":
         return {"type": "salt_pepper", "amount": task["amount"]}
     raise ValueError(f"unknown noise type {task['type']!r}")
