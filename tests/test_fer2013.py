@@ -109,29 +109,33 @@ def test_bad_files_say_what_is_wrong(content, message):
         parse_csv(content, "fer.csv")
 
 
-def test_zip_member_escaping_the_archive_is_refused(tmp_path):
-    path = tmp_path / "evil.zip"
+def write_zip(path, members: dict[str, bytes]):
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("../../outside/fer2013.csv", b"emotion,pixels,Usage\n")
-    with pytest.raises(UserError, match="unsafe member name"):
-        read_fer2013(path)
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return path
 
 
-def test_zip_holding_a_non_image_names_the_member(tmp_path):
-    path = tmp_path / "archive.zip"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("train/happy/Training_1.png", png_bytes(fer_rows(1)[0][1]))
-        archive.writestr("train/sad/Training_2.jpg", b"this is not a jpeg")
-    with pytest.raises(UserError, match="Training_2.jpg is not a readable image"):
-        read_fer2013(path)
-
-
-def test_zip_without_fer_data_is_an_error(tmp_path):
-    path = tmp_path / "other.zip"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("notes.txt", b"hello")
-    with pytest.raises(UserError, match="no FER2013 images or fer2013.csv"):
-        read_fer2013(path)
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ({"../../outside/fer2013.csv": b"emotion,pixels,Usage\n"}, "unsafe member name"),
+        ({"/etc/fer2013.csv": b"emotion,pixels,Usage\n"}, "unsafe member name"),
+        (
+            {
+                "train/happy/Training_1.png": png_bytes(fer_rows(1)[0][1]),
+                "train/sad/Training_2.jpg": b"this is not a jpeg",
+            },
+            "Training_2.jpg is not a readable image",
+        ),
+        ({"train/bored/Training_1.png": b""}, "unknown emotion folder 'bored'"),
+        ({"test/sad/Training_1.png": b""}, "Training images belong in train/"),
+        ({"notes.txt": b"hello"}, "no FER2013 images or fer2013.csv"),
+    ],
+)
+def test_bad_zips_are_refused_with_the_reason(tmp_path, members, message):
+    with pytest.raises(UserError, match=message):
+        read_fer2013(write_zip(tmp_path / "archive.zip", members))
 
 
 def test_format_is_detected_from_content_not_name():

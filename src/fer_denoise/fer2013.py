@@ -176,29 +176,33 @@ def parse_csv(data: bytes, source: str) -> FerData:
             "the row ends early (an empty field)",
             "the file is truncated or malformed; download FER2013 again",
         )
-    emotion = table["emotion"].to_numpy()
-    known_emotion = np.isin(emotion, [str(code) for code in range(len(EMOTIONS))])
-    if not known_emotion.all():
-        row = int(np.argmin(known_emotion))
-        raise fail(
-            row,
-            f"unknown emotion {emotion[row]!r}",
-            f"emotion must be an integer 0..{len(EMOTIONS) - 1}",
-        )
-    usage = table["Usage"].to_numpy()
-    known_usage = np.isin(usage, list(USAGE_TO_SPLIT))
-    if not known_usage.all():
-        row = int(np.argmin(known_usage))
-        raise fail(
-            row,
-            f"unknown Usage {usage[row]!r}",
-            f"Usage must be one of {', '.join(USAGE_TO_SPLIT)}",
-        )
+    emotion = _checked_column(
+        table,
+        "emotion",
+        [str(c) for c in range(len(EMOTIONS))],
+        fail,
+        f"emotion must be an integer 0..{len(EMOTIONS) - 1}",
+    )
+    usage = _checked_column(
+        table,
+        "Usage",
+        list(USAGE_TO_SPLIT),
+        fail,
+        f"Usage must be one of {', '.join(USAGE_TO_SPLIT)}",
+    )
     images = _parse_pixels(table["pixels"], fail)
-    split = np.array([USAGE_TO_SPLIT[u] for u in USAGE_TO_SPLIT])[
-        pd.Series(usage).map({u: i for i, u in enumerate(USAGE_TO_SPLIT)}).to_numpy()
-    ]
+    split = np.array([USAGE_TO_SPLIT[u] for u in usage])
     return FerData(images, emotion.astype(np.uint8), split)
+
+
+def _checked_column(table: pd.DataFrame, column: str, allowed: list[str], fail, fix: str):
+    """The column's values, or an error at the first row whose value is not allowed."""
+    values = table[column].to_numpy()
+    known = np.isin(values, allowed)
+    if not known.all():
+        row = int(np.argmin(known))
+        raise fail(row, f"unknown {column} {values[row]!r}", fix)
+    return values
 
 
 def _parse_pixels(pixels: pd.Series, fail) -> np.ndarray:

@@ -41,6 +41,11 @@ def denoise(path: Path, noisy: np.ndarray) -> np.ndarray:
     return np.clip(output[..., 0], 0.0, 1.0)
 
 
+def describe(spec: dict) -> str:
+    """'gaussian, sigma 0.04' or 'salt_pepper, amount 0.1'."""
+    return ", ".join([spec["type"]] + [f"{k} {v:g}" for k, v in spec.items() if k != "type"])
+
+
 def main() -> None:
     params = load_params()
     prepared = load_npz(PREPARED, ("images", "split"), made_by="prepare")
@@ -72,7 +77,7 @@ def main() -> None:
             GRID_DIR / f"{task}.png",
             clean[grid_rows],
             {name: images[grid_rows] for name, images in outputs.items()},
-            f"{task}: {spec} (PSNR vs clean)",
+            f"{task}: {describe(spec)}; PrivateTest, PSNR against the clean image",
         )
 
     write_json(METRICS, results)
