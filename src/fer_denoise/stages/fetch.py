@@ -16,7 +16,6 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-import warnings
 import zipfile
 from pathlib import Path
 
@@ -149,24 +148,24 @@ def dataset_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify(path: Path, expected_md5: str | None) -> None:
+def verify(path: Path, expected_md5: str | None, source: str) -> None:
     """Fail on a mismatch with data.md5; otherwise warn when the checksum is not a known one."""
     md5 = dataset_md5(path)
     if expected_md5 is not None:
         if md5 != expected_md5.lower():
             raise UserError(
-                f"{path}: MD5 {md5} does not match data.md5 = {expected_md5}; the "
-                "file is corrupt or a different version. Download it again, or set "
-                "data.md5 to null to accept it."
+                f"{source}: MD5 {md5} does not match data.md5 = {expected_md5}; the file is "
+                "corrupt or a different version. Download it again, or set data.md5 to null "
+                "to accept it."
             )
-        print(f"{path.name}: MD5 {md5} matches data.md5")
+        print(f"{source}: MD5 {md5} matches data.md5")
     elif md5 in KNOWN_MD5:
-        print(f"{path.name}: MD5 {md5} verified ({KNOWN_MD5[md5]})")
+        print(f"{source}: MD5 {md5} verified ({KNOWN_MD5[md5]})")
     else:
-        warnings.warn(
-            f"{path}: MD5 {md5} is not a known FER2013 checksum (a re-encoded or "
+        print(
+            f"warning: {source}: MD5 {md5} is not a known FER2013 checksum (a re-encoded or "
             "repackaged copy?); continuing. Set data.md5 to require a checksum.",
-            stacklevel=1,
+            file=sys.stderr,
         )
 
 
@@ -190,7 +189,7 @@ def fetch(source: str, expected_md5: str | None, environ: dict[str, str]) -> Pat
             suffix = SUFFIXES[detect_format(f.read(4))]
         final_name = name if name.endswith(suffix) else name.split(".")[0] + suffix
         target = target.rename(tmp_dir / final_name)
-        verify(target, expected_md5)
+        verify(target, expected_md5, source)
     return RAW_DIR / final_name
 
 
