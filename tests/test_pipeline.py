@@ -13,6 +13,8 @@ import pytest
 import yaml
 from conftest import write_fer_csv
 
+from fer_denoise.model_card import read_card
+
 ROOT = Path(__file__).parents[1]
 TASKS = ("gaussian_low", "gaussian_high", "salt_pepper")
 pytestmark = pytest.mark.e2e
@@ -85,7 +87,9 @@ def test_repro_writes_finite_metrics_for_every_task_and_model(repo):
         for scores in metrics[task].values():
             assert all(math.isfinite(scores[k]) for k in ("psnr", "ssim", "mse"))
     for task in TASKS:
-        assert (repo / f"models/unet/{task}.keras").is_file()
+        card = read_card(repo / f"models/unet/{task}.keras")
+        assert card["task"] == task and card["model"] == "unet"
+        assert card["train"]["epochs"] == 1 and card["validation"]["epochs_run"] == 1
         assert (repo / f"plots/grids/{task}.png").stat().st_size > 1000
         train_metrics = json.loads((repo / f"metrics/train/unet/{task}/metrics.json").read_text())
         assert math.isfinite(train_metrics["val_loss"])

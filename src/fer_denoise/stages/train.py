@@ -14,6 +14,7 @@ from dvclive import Live
 from fer_denoise.errors import UserError, run_stage
 from fer_denoise.files import atomic_path, load_npz
 from fer_denoise.losses import get_loss, psnr
+from fer_denoise.model_card import write_card
 from fer_denoise.models import BUILDERS, build_model
 from fer_denoise.noise import to_float
 from fer_denoise.params import load_params, task_params
@@ -66,7 +67,7 @@ def main(model_name: str, task: str) -> None:
     )
 
     with Live(dir=str(live_dir(model_name, task)), dvcyaml=None, save_dvc_exp=False) as live:
-        model.fit(
+        history = model.fit(
             batches,
             validation_data=validation,
             epochs=train["epochs"],
@@ -81,9 +82,26 @@ def main(model_name: str, task: str) -> None:
                 ProgressLog(train["epochs"], len(batches), train["batch_size"]),
                 LiveMetrics(live),
             ],
-        )
+        ).history
+    best = min(range(len(history["val_loss"])), key=history["val_loss"].__getitem__)
+    card = {
+        "model": model_name,
+        "task": task,
+        "noise": spec,
+        "architecture": params["models"][model_name],
+        "input_shape": list(model.input_shape[1:]),
+        "parameters": model.count_params(),
+        "train": train,
+        "validation": {
+            "epochs_run": len(history["val_loss"]),
+            "best_epoch": best + 1,
+            "val_loss": round(history["val_loss"][best], 7),
+            "val_psnr": round(history["val_psnr"][best], 4),
+        },
+    }
     with atomic_path(model_path(model_name, task)) as tmp:
         model.save(tmp)
+        write_card(tmp, card)
     print(f"saved {model_path(model_name, task)}")
 
 
