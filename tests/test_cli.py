@@ -1,0 +1,205 @@
+"""fer-denoise on generated images, with a tiny model trained in the test."""
+
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from conftest import png_bytes, synthetic_faces, write_fer_csv
+from PIL import Image
+
+from fer_denoise.cli import Denoiser, main
+from fer_denoise.model_card import write_card
+from fer_denoise.models import build_model
+from fer_denoise.noise import add_noise, task_rng, to_float, to_uint8
+
+SPEC = {"type": "gaussian", "sigma": 0.1}
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    """A small U-Net trained for about ten seconds on Gaussian-noisy synthetic faces."""
+    keras.utils.set_random_seed(0)
+    clean = to_float(synthetic_faces(256, seed=3))[..., None]
+    noisy = add_noise(clean, SPEC, task_rng(0, "gaussian", "cli"))
+    # No batch norm: its moving statistics need far more steps than a test can afford.
+    model = build_model(
+        "unet", (48, 48, 1), depth=2, base_filters=8, batch_norm=False, residual=True
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.003), loss="mse")
+    model.fit(noisy, clean, batch_size=16, epochs=3, verbose=0)
+    path = tmp_path_factory.mktemp("model") / "models" / "unet" / "gaussian.keras"
+    path.parent.mkdir(parents=True)
+    model.save(path)
+    write_card(path, {"model": "unet", "task": "gaussian", "noise": SPEC})
+    return path
+
+
+def noisy_faces(count: int) -> np.ndarray:
+    clean = to_float(synthetic_faces(count, seed=9))
+    return to_uint8(add_noise(clean, SPEC, task_rng(1, "gaussian", "inputs")))
+
+
+def test_folder_round_trip_keeps_paths_sizes_and_improves_the_images(tmp_path, model_file):
+    inputs = tmp_path / "faces"
+    (inputs / "nested").mkdir(parents=True)
+    faces = noisy_faces(4)
+    Image.fromarray(faces[0]).save(inputs / "a.png")
+    Image.fromarray(faces[1]).save(inputs / "nested" / "b.jpg", quality=95)
+    Image.fromarray(np.stack([faces[2]] * 3, axis=-1)).save(inputs / "nested" / "rgb.png")
+    Image.fromarray(np.tile(faces[3], (2, 2))[:75, :61]).save(inputs / "odd_size.png")
+
+    assert (
+        main(
+            [
+                "denoise",
+                "--model",
+                str(model_file),
+                str(inputs),
+                "--out",
+                str(tmp_path / "out"),
+                "--batch-size",
+                "2",
+            ]
+        )
+        == 0
+    )
+
+    out = tmp_path / "out" / "faces"
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert written == ["a.png", "nested/b.png", "nested/rgb.png", "odd_size.png"]
+    for name, size in [
+        ("a.png", (48, 48)),
+        ("nested/rgb.png", (48, 48)),
+        ("odd_size.png", (61, 75)),
+    ]:
+        with Image.open(out / name) as image:
+            assert image.size == size and image.mode == "L"
+    clean = synthetic_faces(4, seed=9)[0].astype(float)
+    denoised = np.asarray(Image.open(out / "a.png"), float)
+    assert np.abs(denoised - clean).mean() < np.abs(faces[0] - clean).mean()
+
+
+def test_output_equals_the_model_run_in_memory(tmp_path, model_file):
+    faces = noisy_faces(3)
+    np.savez(tmp_path / "batch.npz", images=faces)
+    assert (
+        main(
+            [
+                "denoise",
+                "--model",
+                str(model_file),
+                str(tmp_path / "batch.npz"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
+    expected = to_uint8(Denoiser(model_file, 8)(to_float(faces)))
+    for index in range(3):
+        written = np.asarray(Image.open(tmp_path / "out" / "batch" / "images" / f"{index:05d}.png"))
+        assert np.array_equal(written, expected[index])
+
+
+def test_fer_csv_input_gives_one_png_per_row(tmp_path, model_file):
+    csv = write_fer_csv(tmp_path / "fer2013.csv", per_split=2)
+    assert (
+        main(["denoise", "--model", str(model_file), str(csv), "--out", str(tmp_path / "out")]) == 0
+    )
+    assert len(list((tmp_path / "out" / "fer2013" / "images").glob("*.png"))) == 6
+
+
+def test_bad_inputs_are_reported_and_the_rest_still_processed(tmp_path, model_file, capsys):
+    (tmp_path / "good.png").write_bytes(png_bytes(noisy_faces(1)[0]))
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    (tmp_path / "notes.txt").write_text("hello")
+    np.savez(tmp_path / "colour.npz", images=np.zeros((2, 48, 48, 3), np.uint8))
+    status = main(
+        [
+            "denoise",
+            "--model",
+            str(model_file),
+            *(
+                str(tmp_path / n)
+                for n in ("broken.png", "good.png", "notes.txt", "colour.npz", "missing.png")
+            ),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert status == 2
+    assert (tmp_path / "out" / "good.png").is_file()
+    err = capsys.readouterr().err
+    assert "1 image(s) written, 4 failure(s)" in err
+    for expected in (
+        "broken.png: not a readable image",
+        "notes.txt: unsupported format .txt",
+        "colour.npz:images: expected grayscale",
+        "missing.png: no such file",
+    ):
+        assert expected in err
+
+
+def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path, capsys):
+    fake = tmp_path / "fake.keras"
+    fake.write_bytes(b"not a model")
+    (tmp_path / "a.png").write_bytes(png_bytes(noisy_faces(1)[0]))
+    assert (
+        main(
+            [
+                "denoise",
+                "--model",
+                str(fake),
+                str(tmp_path / "a.png"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 2
+    )
+    assert "fake.keras is not a Keras model" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_info_shows_the_card_and_the_repository_metrics(tmp_path, model_file, capsys):
+    metrics = model_file.parents[2] / "metrics"
+    metrics.mkdir(exist_ok=True)
+    (metrics / "evaluate.json").write_text(
+        '{"gaussian": {"unet": {"psnr": 31.5, "ssim": 0.97, "mse": 0.001}}}'
+    )
+    assert main(["info", str(model_file)]) == 0
+    out = capsys.readouterr().out
+    assert 'task: "gaussian"' in out and '"sigma": 0.1' in out and '"psnr": 31.5' in out
+    shutil.rmtree(metrics)
+
+
+def test_noise_command_is_deterministic_and_keeps_sizes(tmp_path):
+    image = synthetic_faces(1)[0]
+    Image.fromarray(np.tile(image, (1, 2))).save(tmp_path / "wide.png")
+    for out in ("first", "second"):
+        assert (
+            main(
+                [
+                    "noise",
+                    "--task",
+                    "salt_pepper",
+                    "--params",
+                    str(ROOT / "params.yaml"),
+                    str(tmp_path / "wide.png"),
+                    "--out",
+                    str(tmp_path / out),
+                ]
+            )
+            == 0
+        )
+    first = np.asarray(Image.open(tmp_path / "first" / "wide.png"))
+    assert first.shape == (48, 96)
+    assert np.array_equal(first, np.asarray(Image.open(tmp_path / "second" / "wide.png")))
+    assert 0.07 < np.mean((first == 0) | (first == 255)) < 0.2
+
+
+def test_console_script_is_installed():
+    assert shutil.which("fer-denoise") is not None
