@@ -160,7 +160,7 @@ def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path, capsys):
         )
         == 2
     )
-    assert "fake.keras is not a Keras model" in capsys.readouterr().err
+    assert "fake.keras is not a Keras model that can be loaded" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

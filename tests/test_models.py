@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
+from fer_denoise.errors import UserError
+from fer_denoise.inference import load_model
 from fer_denoise.losses import get_loss, l1_ssim, psnr, ssim
 from fer_denoise.models import build_model
 
@@ -44,3 +46,13 @@ def test_losses_are_zero_for_a_perfect_output_and_psnr_is_known():
         assert float(get_loss(name)(images, images)) == pytest.approx(0.0, abs=1e-5)
     assert float(l1_ssim(images, images + 0.1)) > 0.0
     assert float(psnr(images, images + 0.1)) == pytest.approx(20.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip", b"plain text"])
+def test_a_corrupt_model_file_is_a_clear_error(tmp_path, content):
+    path = tmp_path / "unet.keras"
+    path.write_bytes(content)
+    with pytest.raises(UserError, match="unet.keras is not a Keras model that can be loaded"):
+        load_model(path)
+    with pytest.raises(UserError, match="does not exist"):
+        load_model(tmp_path / "missing.keras")

@@ -166,13 +166,9 @@ class Denoiser:
     def __init__(self, model_file: Path, batch_size: int) -> None:
         import keras
 
-        try:
-            model = keras.saving.load_model(model_file, compile=False)
-        except Exception as error:  # Keras raises many types for a file that is not a model
-            raise UserError(
-                f"{model_file} is not a Keras model fer-denoise can load "
-                f"({type(error).__name__}: {error})"
-            ) from error
+        from fer_denoise.inference import load_model
+
+        model = load_model(model_file)
         if model.input_shape[-1] != 1:
             raise UserError(
                 f"{model_file} expects {model.input_shape[-1]} channels; "

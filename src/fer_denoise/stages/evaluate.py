@@ -8,12 +8,12 @@ plots/psnr.csv (the bar chart) and plots/grids/<task>.png (noisy / denoised / cl
 import json
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from fer_denoise.baselines import classical_baseline
-from fer_denoise.errors import UserError, run_stage
+from fer_denoise.errors import run_stage
 from fer_denoise.files import atomic_path, load_npz, write_json
+from fer_denoise.inference import load_model
 from fer_denoise.metrics import summarize
 from fer_denoise.noise import to_float
 from fer_denoise.params import load_params
@@ -30,14 +30,7 @@ BATCH = 256
 
 def denoise(path: Path, noisy: np.ndarray) -> np.ndarray:
     """Run a saved model on float images (N, H, W); outputs clipped to [0, 1]."""
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except (OSError, ValueError) as error:
-        raise UserError(
-            f"{path} is not a readable Keras model ({error}); "
-            f"rerun its training stage with `dvc repro -f`"
-        ) from error
-    output = model.predict(noisy[..., None], batch_size=BATCH, verbose=0)
+    output = load_model(path).predict(noisy[..., None], batch_size=BATCH, verbose=0)
     return np.clip(output[..., 0], 0.0, 1.0)
 
 
