@@ -8,7 +8,7 @@ INPUT is an image file (PNG, JPEG, BMP, TIFF; RGB is converted to grayscale), a 
 recursively; relative paths are kept under DIR), or a FER-format table: an .npz of (N, H, W)
 uint8 arrays, or a FER2013 CSV (.csv or .csv.gz). Outputs are 8-bit grayscale PNGs of the
 input's size. Models are fully convolutional: an image of any size runs at its own size,
-reflect-padded to a multiple of the model's downsampling factor (8 for a depth-3 U-Net) and
+mirror-padded to a multiple of the model's downsampling factor (8 for a depth-3 U-Net) and
 cropped back. The models were trained on 48x48 faces, so that is where they do best.
 """
 
