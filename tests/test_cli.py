@@ -203,3 +203,21 @@ def test_noise_command_is_deterministic_and_keeps_sizes(tmp_path):
 
 def test_console_script_is_installed():
     assert shutil.which("fer-denoise") is not None
+
+
+def test_batch_size_below_one_is_a_usage_error(tmp_path, model_file, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "denoise",
+                "--model",
+                str(model_file),
+                "--batch-size",
+                "0",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+    assert exit_info.value.code == 2
+    assert "--batch-size: must be at least 1" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """The download code against an HTTP server on 127.0.0.1, and the local-file paths."""
 
+import gzip
 import hashlib
 import http.server
 import io
@@ -154,3 +155,14 @@ def test_stage_exits_2_with_a_message_and_leaves_no_output(tmp_path):
     assert result.returncode == 2
     assert "missing.csv does not exist" in result.stderr and "Traceback" not in result.stderr
     assert not (work / "data" / "raw").exists()
+
+
+def test_md5_is_of_the_csv_whether_plain_gzipped_or_zipped(tmp_path):
+    csv = write_fer_csv(tmp_path / "fer2013.csv")
+    expected = hashlib.md5(csv.read_bytes(), usedforsecurity=False).hexdigest()
+    gz = tmp_path / "fer2013.csv.gz"
+    gz.write_bytes(gzip.compress(csv.read_bytes()))
+    zipped = tmp_path / "download.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.write(csv, "fer2013.csv")
+    assert {fetch.dataset_md5(p) for p in (csv, gz, zipped)} == {expected}

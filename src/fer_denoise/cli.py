@@ -291,6 +291,14 @@ def command_info(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(
         prog="fer-denoise",
@@ -302,7 +310,7 @@ def parser() -> argparse.ArgumentParser:
 
     denoise = commands.add_parser("denoise", help="denoise images with a trained model")
     denoise.add_argument("--model", type=Path, required=True, help="a .keras model file")
-    denoise.add_argument("--batch-size", type=int, default=256, help="images per batch")
+    denoise.add_argument("--batch-size", type=positive_int, default=256, help="images per batch")
     denoise.set_defaults(run=command_denoise)
 
     noise = commands.add_parser("noise", help="add a task's noise from params.yaml")
@@ -323,9 +331,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parser().parse_args(argv)
-    if getattr(arguments, "batch_size", 1) < 1:
-        print("error: --batch-size must be at least 1", file=sys.stderr)
-        return 2
     try:
         return arguments.run(arguments)
     except UserError as error:

@@ -8,6 +8,7 @@ dvc.lock records the hash of what lands in data/raw/, whichever way it came.
 """
 
 import base64
+import gzip
 import hashlib
 import ipaddress
 import os
@@ -125,27 +126,30 @@ def download(url: str, destination: Path, environ: dict[str, str]) -> None:
         )
 
 
+def _md5_of_stream(stream) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    while chunk := stream.read(CHUNK):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
 def dataset_md5(path: Path) -> str:
     """MD5 of the dataset's CSV bytes (inside a gzip or zip when compressed), or of the zip."""
-    import gzip
-
-    digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as f:
         kind = detect_format(f.read(4))
+    if kind == "gzip":
+        with gzip.open(path, "rb") as stream:
+            return _md5_of_stream(stream)
     if kind == "zip":
         with zipfile.ZipFile(path) as archive:
             for name in archive.namelist():
                 check_member_name(name, str(path))
             csvs = [n for n in archive.namelist() if n.lower().endswith("fer2013.csv")]
-            stream = archive.open(csvs[0]) if csvs else open(path, "rb")
-    elif kind == "gzip":
-        stream = gzip.open(path, "rb")
-    else:
-        stream = open(path, "rb")
-    with stream:
-        while chunk := stream.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+            if csvs:
+                with archive.open(csvs[0]) as stream:
+                    return _md5_of_stream(stream)
+    with open(path, "rb") as stream:
+        return _md5_of_stream(stream)
 
 
 def verify(path: Path, expected_md5: str | None, source: str) -> None:
