@@ -1,7 +1,11 @@
+import keras
 import numpy as np
+import pytest
 
+from fer_denoise.distribute import distribution_scope
+from fer_denoise.models import build_model
 from fer_denoise.noise import to_uint8
-from fer_denoise.training import NoisyBatches
+from fer_denoise.training import NoisyBatches, PlateauSchedule, TrainingState
 
 CLEAN = to_uint8(np.random.default_rng(0).random((10, 48, 48)))
 SPEC = {"type": "gaussian", "sigma": 0.1}
@@ -23,7 +27,7 @@ def test_fresh_noise_is_reproducible_and_new_every_epoch():
     first, again = batches(), batches()
     assert np.array_equal(first[0][0], again[0][0])
     noisy_epoch_one = first[0][0]
-    first.on_epoch_end()
+    first.start_at(1)
     assert not np.array_equal(first[0][0], noisy_epoch_one)
 
 
@@ -31,3 +35,39 @@ def test_fixed_noisy_set_is_used_when_fresh_noise_is_off():
     noisy = 255 - CLEAN
     noisy_batch, clean_batch = batches(noisy=noisy)[0]
     assert np.allclose(noisy_batch + clean_batch, 1.0, atol=1e-6)
+
+
+def test_a_training_step_runs_under_the_mirrored_strategy():
+    with distribution_scope("mirrored") as replicas:
+        model = build_model(
+            "unet", (48, 48, 1), depth=2, base_filters=4, batch_norm=True, residual=True
+        )
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    assert replicas >= 1
+    before = [w.copy() for w in model.get_weights()]
+    history = model.fit(batches(), epochs=1, shuffle=False, verbose=0).history
+    assert np.isfinite(history["loss"][0])
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+
+
+def test_schedule_lowers_the_learning_rate_stops_and_restores_the_best_weights():
+    model = build_model(
+        "unet", (48, 48, 1), depth=1, base_filters=2, batch_norm=False, residual=True
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+    state = TrainingState()
+    schedule = PlateauSchedule(state, stop_patience=2, lr_patience=1, lr_factor=0.5)
+    schedule.set_model(model)
+    schedule.on_epoch_end(0, {"val_loss": 1.0, "loss": 2.0})
+    best = [w.copy() for w in model.get_weights()]
+    model.set_weights([w + 1 for w in best])
+    schedule.on_epoch_end(1, {"val_loss": 1.5, "loss": 1.0})
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.05)
+    assert not model.stop_training
+    schedule.on_epoch_end(2, {"val_loss": 1.2, "loss": 0.5})
+    assert model.stop_training and schedule.stopped_early()
+    assert state.best_epoch == 1 and state.epochs_done == 3
+    assert state.history["val_loss"] == [1.0, 1.5, 1.2]
+    schedule.on_train_end()
+    for restored, saved in zip(model.get_weights(), best, strict=True):
+        np.testing.assert_array_equal(restored, saved)

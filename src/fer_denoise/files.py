@@ -17,11 +17,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path` (same suffix); rename it into place on success.
 
     The rename is atomic on one file system, so readers see the old file or the whole new one.
-    Works for directories too: the temporary directory replaces `path` as a whole.
+    Works for directories too: the temporary directory replaces `path` as a whole. The temporary
+    name is fixed (.tmp-<name>, ignored by git and DVC), so the next run removes what a killed
+    one left behind.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    tmp = path.with_name(f".tmp-{path.name}")
     _remove(tmp)
     try:
         yield tmp

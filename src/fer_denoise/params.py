@@ -93,6 +93,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "early_stopping_patience": Field(int, low=1),
         "reduce_lr_patience": Field(int, low=1),
         "reduce_lr_factor": Field(float, low=0.0, low_open=True, high=1.0),
+        "distribute": Field(str, choices=("none", "mirrored")),
     },
     "evaluate": {
         "grid_images": Field(int, low=1, high=64),

@@ -1,13 +1,24 @@
-"""What every training stage shares: batches with fresh noise, progress, dvclive logging."""
+"""What every training stage shares: batches with fresh noise, the plateau schedule, progress
+and dvclive logging.
+"""
 
-import sys
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import keras
 import numpy as np
 
 from fer_denoise.noise import add_noise, task_rng, to_float
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed Python, NumPy and the backend; on TensorFlow also choose deterministic kernels."""
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
 
 
 class NoisyBatches(keras.utils.PyDataset):
@@ -30,7 +41,11 @@ class NoisyBatches(keras.utils.PyDataset):
         super().__init__()
         self.clean, self.noisy, self.spec = clean, noisy, spec
         self.batch_size, self.seed, self.task = batch_size, seed, task
-        self.epoch = 0
+        self.start_at(0)
+
+    def start_at(self, epoch: int) -> None:
+        """Serve `epoch`'s order and noise (set by StartEpoch at the start of each epoch)."""
+        self.epoch = epoch
         self.order = self._order()
 
     def _order(self) -> np.ndarray:
@@ -47,9 +62,84 @@ class NoisyBatches(keras.utils.PyDataset):
         rng = task_rng(self.seed, self.task, f"noise-{self.epoch}-{index}")
         return add_noise(clean, self.spec, rng), clean
 
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
-        self.order = self._order()
+
+class StartEpoch(keras.callbacks.Callback):
+    """Tell the batches which epoch begins, so that its order and noise depend on the epoch alone.
+
+    Keras' own PyDataset.on_epoch_end is no clock for this: it also runs after Keras peeks at
+    the first batches, and `fit(shuffle=True)` would reorder batches with Python's global
+    random state, which a resumed run cannot repeat. Fit with shuffle=False and this callback.
+    """
+
+    def __init__(self, batches: NoisyBatches):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.start_at(epoch)
+
+
+@dataclass
+class TrainingState:
+    """What training needs, besides weights, to continue exactly where it stopped.
+
+    Random draws need no saved state: batches derive theirs from (seed, task, epoch, batch).
+    """
+
+    epochs_done: int = 0
+    best_val_loss: float | None = None
+    best_epoch: int = 0
+    epochs_since_best: int = 0
+    epochs_since_lr_change: int = 0
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+
+class PlateauSchedule(keras.callbacks.Callback):
+    """Early stopping and learning-rate reduction on val_loss, restoring the best weights.
+
+    Keras' EarlyStopping and ReduceLROnPlateau reset their counters at the start of every
+    `fit`; this keeps them in a TrainingState, which a checkpoint saves and a resumed run loads.
+    """
+
+    def __init__(
+        self,
+        state: TrainingState,
+        stop_patience: int,
+        lr_patience: int,
+        lr_factor: float,
+        best_weights: list[np.ndarray] | None = None,
+    ):
+        super().__init__()
+        self.state, self.best_weights = state, best_weights
+        self.stop_patience, self.lr_patience, self.lr_factor = stop_patience, lr_patience, lr_factor
+
+    def stopped_early(self) -> bool:
+        return self.state.epochs_since_best >= self.stop_patience
+
+    def on_epoch_end(self, epoch, logs=None):
+        state, logs = self.state, logs or {}
+        for name, value in logs.items():
+            state.history.setdefault(name, []).append(float(value))
+        state.epochs_done = epoch + 1
+        val_loss = float(logs["val_loss"])
+        if state.best_val_loss is None or val_loss < state.best_val_loss:
+            state.best_val_loss, state.best_epoch = val_loss, epoch + 1
+            state.epochs_since_best = state.epochs_since_lr_change = 0
+            self.best_weights = self.model.get_weights()
+            return
+        state.epochs_since_best += 1
+        state.epochs_since_lr_change += 1
+        if state.epochs_since_lr_change >= self.lr_patience:
+            learning_rate = float(self.model.optimizer.learning_rate) * self.lr_factor
+            self.model.optimizer.learning_rate = learning_rate
+            state.epochs_since_lr_change = 0
+            print(f"val_loss did not improve: learning rate now {learning_rate:.3g}", flush=True)
+        if self.stopped_early():
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
 
 
 class ProgressLog(keras.callbacks.Callback):
@@ -78,15 +168,20 @@ class ProgressLog(keras.callbacks.Callback):
         seconds = time.monotonic() - self.start
         values = " ".join(f"{k} {v:.5g}" for k, v in sorted(logs.items()))
         print(f"epoch {epoch + 1}/{self.epochs} done in {seconds:.0f}s: {values}", flush=True)
-        sys.stdout.flush()
 
 
 class LiveMetrics(keras.callbacks.Callback):
-    """Log each epoch's metrics to dvclive (backend-neutral, unlike dvclive.keras)."""
+    """Log each epoch's metrics to dvclive (backend-neutral, unlike dvclive.keras).
 
-    def __init__(self, live):
+    `history` holds the epochs of an interrupted run, logged again first: DVC deletes a stage's
+    outputs before rerunning it, so a resumed run rewrites the whole training curve.
+    """
+
+    def __init__(self, live, history: dict[str, list[float]]):
         super().__init__()
         self.live = live
+        for epoch in range(len(next(iter(history.values()), []))):
+            self.on_epoch_end(epoch, {name: values[epoch] for name, values in history.items()})
 
     def on_epoch_end(self, epoch, logs=None):
         for name, value in (logs or {}).items():
