@@ -107,14 +107,15 @@ def parse_image_zip(archive: zipfile.ZipFile, names: list[str], source: str) -> 
             if name.lower().endswith(IMAGE_SUFFIXES):
                 raise UserError(
                     f"{source}: {name} is not named like "
-                    "train|test/<emotion>/<Training|PublicTest|PrivateTest>_<id>.jpg"
+                    "train|test/<emotion>/<Training|PublicTest|PrivateTest>_<id>.jpg; "
+                    "remove it, or download the archive again"
                 )
             continue  # READMEs and other files beside the images
         folder, emotion, usage, image_id = match.groups()
         if emotion not in EMOTIONS:
             raise UserError(
                 f"{source}: {name} is in an unknown emotion folder {emotion!r} "
-                f"(expected one of {', '.join(EMOTIONS)})"
+                f"(expected one of {', '.join(EMOTIONS)}); move it to the right folder"
             )
         expected_folder = "train" if usage == "Training" else "test"
         if folder != expected_folder:
@@ -138,11 +139,14 @@ def parse_image_zip(archive: zipfile.ZipFile, names: list[str], source: str) -> 
             image = Image.open(io.BytesIO(archive.read(name)))
             image = image.convert("L")
         except (UnidentifiedImageError, OSError) as error:
-            raise UserError(f"{source}: {name} is not a readable image ({error})") from error
+            raise UserError(
+                f"{source}: {name} is not a readable image ({error}); remove it, or download "
+                "the archive again"
+            ) from error
         if image.size != (SIDE, SIDE):
             raise UserError(
                 f"{source}: {name} is {image.size[0]}x{image.size[1]}, "
-                f"FER2013 images are {SIDE}x{SIDE}"
+                f"FER2013 images are {SIDE}x{SIDE}; remove it, or download the archive again"
             )
         images[i] = np.asarray(image)
     labels = np.array([code for _, _, code, _ in entries], np.uint8)
@@ -157,14 +161,16 @@ def parse_csv(data: bytes, source: str) -> FerData:
     try:
         table = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise UserError(f"{source}: not a readable CSV ({error})") from error
+        raise UserError(
+            f"{source}: not a readable CSV ({error}); download fer2013.csv again"
+        ) from error
     if sorted(table.columns) != sorted(CSV_COLUMNS):
         raise UserError(
             f"{source}: line 1 has columns {list(table.columns)}; a FER2013 CSV "
-            f"has the header {','.join(CSV_COLUMNS)}"
+            f"has the header {','.join(CSV_COLUMNS)}; fix the header or download the file again"
         )
     if table.empty:
-        raise UserError(f"{source}: the CSV has a header but no rows")
+        raise UserError(f"{source}: the CSV has a header but no rows; download FER2013 again")
 
     def fail(row: int, problem: str, fix: str) -> UserError:
         return UserError(f"{source}: line {row + 2}: {problem}; {fix}")
