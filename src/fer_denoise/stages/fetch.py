@@ -104,7 +104,7 @@ def download(url: str, destination: Path, environ: dict[str, str]) -> None:
             total = int(response.headers.get("Content-Length") or 0)
             received = 0
             with open(destination, "wb") as out:
-                while chunk := response.read(CHUNK):
+                while chunk := response.read1(CHUNK):  # what has arrived, up to CHUNK
                     out.write(chunk)
                     received += len(chunk)
                     if total:
