@@ -1,12 +1,14 @@
 """Small synthetic FER2013 data, so the suite needs neither the real data set nor a network."""
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from tiny_repo import TINY_CSV, make_tiny_repository, outcome, run
 
 from fer_denoise.fer2013 import EMOTIONS
 
@@ -60,3 +62,20 @@ def write_image_zip(path: Path, rows, ids=None) -> Path:
 @pytest.fixture
 def fer_csv(tmp_path) -> Path:
     return write_fer_csv(tmp_path / "fer2013.csv")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The tiny pipeline run once and committed; tests change copies of it (tiny_repo.copy_run).
+
+    Its outcome (noisy data digests, metrics) is kept beside it in first_run.json.
+    """
+    base = tmp_path_factory.mktemp("tiny_run")
+    source = write_fer_csv(base / "fer2013.csv", **TINY_CSV)
+    repo = base / "repo"
+    make_tiny_repository(repo, str(source))
+    run(["dvc", "repro"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "tiny run"], repo)
+    (base / "first_run.json").write_text(json.dumps(outcome(repo)))
+    return repo

@@ -1,109 +1,38 @@
 """The real pipeline: `dvc repro` and `dvc exp run` on a copy of the repository, tiny data."""
 
 import contextlib
-import hashlib
 import http.server
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import csv_text, fer_rows, write_fer_csv
+from conftest import csv_text, fer_rows
+from tiny_repo import (
+    TASKS,
+    TINY_CSV,
+    copy_run,
+    digest,
+    environment,
+    make_tiny_repository,
+    outcome,
+    run,
+    run_json,
+)
 
 from fer_denoise.model_card import read_card
 
-ROOT = Path(__file__).parents[1]
-TASKS = ("gaussian_low", "gaussian_high", "salt_pepper")
 pytestmark = pytest.mark.e2e
 
 
-def environment(cwd: Path) -> dict[str, str]:
-    """This interpreter's tools first on PATH, the copy's sources importable, no FER2013_PATH."""
-    variables = {k: v for k, v in os.environ.items() if k != "FER2013_PATH"}
-    variables["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{variables['PATH']}"
-    variables["PYTHONPATH"] = str(cwd / "src")
-    variables.update(
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@t",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@t",
-    )
-    return variables
-
-
-def run(command: list[str], cwd: Path) -> str:
-    """Run a command in the copy; fail loudly, with its output."""
-    result = subprocess.run(
-        command, cwd=cwd, env=environment(cwd), capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
-
-
-def copy_repository(target: Path) -> None:
-    """The files a clone would have (tracked, or new and not ignored), without DVC's outputs."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    for name in listed.splitlines():
-        source = ROOT / name
-        if source.is_file() and not name.startswith(("metrics/", "plots/")) and name != "dvc.lock":
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def make_tiny_repository(repo: Path, source: str | None = None) -> None:
-    """A git repository of the project with tiny params; data from `source`, else data/external/."""
-    repo.mkdir()
-    copy_repository(repo)
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    if source is None:
-        write_fer_csv(repo / "data" / "external" / "fer2013.csv", per_split=24, seed=1)
-    else:
-        params["data"]["source"] = source
-    params["models"]["unet"].update(depth=2, base_filters=4)
-    params["train"].update(epochs=1, batch_size=8)
-    params["evaluate"]["grid_images"] = 2
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "init", "-q"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "tiny"], repo)
-
-
-def outcome(repo: Path) -> dict:
-    """What a second run must repeat exactly: noisy data bytes and evaluation metrics."""
-    return {
-        "noisy": {task: digest(repo / f"data/noisy/{task}.npz") for task in TASKS},
-        "metrics": json.loads((repo / "metrics/evaluate.json").read_text()),
-    }
-
-
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    """The tiny pipeline, run once; its first outcome is kept beside it in first_run.json."""
-    repo = tmp_path_factory.mktemp("pipeline") / "repo"
-    make_tiny_repository(repo)
-    run(["dvc", "repro"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "tiny run"], repo)
-    (repo.parent / "first_run.json").write_text(json.dumps(outcome(repo)))
-    return repo
+def repo(tiny_run, tmp_path_factory) -> Path:
+    return copy_run(tiny_run, tmp_path_factory.mktemp("pipeline") / "repo")
 
 
 def test_repro_writes_finite_metrics_for_every_task_and_model(repo):
@@ -143,7 +72,7 @@ def test_noise_factor_experiment_reruns_only_the_gaussian_tasks(repo):
         metrics["gaussian_high"]["noisy"]["psnr"] < metrics_before["gaussian_high"]["noisy"]["psnr"]
     )
 
-    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], repo))["metrics/evaluate.json"]
+    diff = run_json(["dvc", "metrics", "diff", "--json"], repo)["metrics/evaluate.json"]
     assert "gaussian_low.noisy.psnr" in diff and "gaussian_high.unet.psnr" in diff
     assert not any(key.startswith("salt_pepper.") for key in diff)
 
@@ -151,7 +80,7 @@ def test_noise_factor_experiment_reruns_only_the_gaussian_tasks(repo):
 @pytest.fixture
 def stalling_server():
     """Serves the tiny CSV over loopback, stalling halfway until `release` is set."""
-    body = csv_text(fer_rows(24, seed=1)).encode()
+    body = csv_text(fer_rows(**TINY_CSV)).encode()
     release = threading.Event()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -176,7 +105,7 @@ def stalling_server():
 
 
 def test_a_run_killed_mid_write_leaves_no_output_and_the_rerun_repeats_the_first_run(
-    repo, tmp_path, stalling_server
+    tiny_run, tmp_path, stalling_server
 ):
     url, release = stalling_server
     second = tmp_path / "second"
@@ -203,4 +132,4 @@ def test_a_run_killed_mid_write_leaves_no_output_and_the_rerun_repeats_the_first
     run(["dvc", "repro"], second)
 
     assert not list(second.glob("data/**/.tmp-*")) and not list(second.glob("models/**/.tmp-*"))
-    assert outcome(second) == json.loads((repo.parent / "first_run.json").read_text())
+    assert outcome(second) == json.loads((tiny_run.parent / "first_run.json").read_text())
