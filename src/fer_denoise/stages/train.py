@@ -98,7 +98,11 @@ def main(model_name: str, task: str) -> None:
     if resumed:
         print(f"resuming from {checkpoint} after epoch {state.epochs_done}")
 
-    with Live(dir=str(live_dir(model_name, task)), dvcyaml=None, save_dvc_exp=False) as live:
+    # dvclive writes its files in place, so it writes into a temporary folder renamed at the end.
+    with (
+        atomic_path(live_dir(model_name, task)) as live_tmp,
+        Live(dir=str(live_tmp), dvcyaml=None, save_dvc_exp=False) as live,
+    ):
         metrics_log = LiveMetrics(live, state.history)
         if state.epochs_done < train["epochs"] and not schedule.stopped_early():
             model.fit(
