@@ -72,7 +72,7 @@ def test_a_teammate_pulls_everything_from_a_folder_remote(tiny_run, tmp_path):
 @pytest.fixture
 def s3_endpoint():
     """moto's S3 server on a free port of 127.0.0.1, with an empty bucket `team`."""
-    boto3 = pytest.importorskip("boto3")
+    import boto3  # from requirements-dev.txt; a missing install fails rather than skips
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
