@@ -50,11 +50,13 @@ def test_a_training_step_runs_under_the_mirrored_strategy():
     assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
 
 
-def test_schedule_lowers_the_learning_rate_stops_and_restores_the_best_weights():
-    model = build_model(
-        "unet", (48, 48, 1), depth=1, base_filters=2, batch_norm=False, residual=True
-    )
-    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+@pytest.mark.parametrize("distribute", ["none", "mirrored"])
+def test_schedule_lowers_the_learning_rate_stops_and_restores_the_best_weights(distribute):
+    with distribution_scope(distribute):
+        model = build_model(
+            "unet", (48, 48, 1), depth=1, base_filters=2, batch_norm=False, residual=True
+        )
+        model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
     state = TrainingState()
     schedule = PlateauSchedule(state, stop_patience=2, lr_patience=1, lr_factor=0.5)
     schedule.set_model(model)
@@ -62,7 +64,7 @@ def test_schedule_lowers_the_learning_rate_stops_and_restores_the_best_weights()
     best = [w.copy() for w in model.get_weights()]
     model.set_weights([w + 1 for w in best])
     schedule.on_epoch_end(1, {"val_loss": 1.5, "loss": 1.0})
-    assert float(model.optimizer.learning_rate) == pytest.approx(0.05)
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(0.05)
     assert not model.stop_training
     schedule.on_epoch_end(2, {"val_loss": 1.2, "loss": 0.5})
     assert model.stop_training and schedule.stopped_early()

@@ -130,7 +130,8 @@ class PlateauSchedule(keras.callbacks.Callback):
         state.epochs_since_best += 1
         state.epochs_since_lr_change += 1
         if state.epochs_since_lr_change >= self.lr_patience:
-            learning_rate = float(self.model.optimizer.learning_rate) * self.lr_factor
+            current = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+            learning_rate = float(current) * self.lr_factor
             self.model.optimizer.learning_rate = learning_rate
             state.epochs_since_lr_change = 0
             print(f"val_loss did not improve: learning rate now {learning_rate:.3g}", flush=True)
