@@ -116,8 +116,12 @@ class PlateauSchedule(keras.callbacks.Callback):
     def stopped_early(self) -> bool:
         return self.state.epochs_since_best >= self.stop_patience
 
+    def learning_rate(self) -> float:
+        return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
     def on_epoch_end(self, epoch, logs=None):
-        state, logs = self.state, logs or {}
+        state, logs = self.state, logs if logs is not None else {}
+        logs["learning_rate"] = self.learning_rate()  # the callbacks after this one log it too
         for name, value in logs.items():
             state.history.setdefault(name, []).append(float(value))
         state.epochs_done = epoch + 1
@@ -130,8 +134,7 @@ class PlateauSchedule(keras.callbacks.Callback):
         state.epochs_since_best += 1
         state.epochs_since_lr_change += 1
         if state.epochs_since_lr_change >= self.lr_patience:
-            current = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
-            learning_rate = float(current) * self.lr_factor
+            learning_rate = self.learning_rate() * self.lr_factor
             self.model.optimizer.learning_rate = learning_rate
             state.epochs_since_lr_change = 0
             print(f"val_loss did not improve: learning rate now {learning_rate:.3g}", flush=True)
