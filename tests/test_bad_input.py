@@ -1,6 +1,7 @@
 """Bad input through the stages themselves: exit status 2, a message naming the file, line or
 key and the fix, and nothing half-made left behind."""
 
+import io
 import zipfile
 from pathlib import Path
 
@@ -55,13 +56,11 @@ def csv_with_row(row: int, emotion: str | None = None, pixels=None, usage=None) 
 
 
 def zip_of(members: dict[str, bytes]) -> bytes:
-    path = Path("made.zip")
-    with zipfile.ZipFile(path, "w") as archive:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
         for name, content in members.items():
             archive.writestr(name, content)
-    data = path.read_bytes()
-    path.unlink()
-    return data
+    return buffer.getvalue()
 
 
 GOOD_PNG = png_bytes(fer_rows(1)[0][1])

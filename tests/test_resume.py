@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import write_fer_csv
+from tiny_repo import copy_run
 
 from fer_denoise.stages import add_noise, fetch, prepare
 
@@ -43,11 +43,6 @@ def workspace(tmp_path_factory) -> Path:
     return work
 
 
-def copy_of(workspace: Path, target: Path) -> Path:
-    shutil.copytree(workspace, target)
-    return target
-
-
 def weights(model_file: Path) -> list[np.ndarray]:
     import keras
 
@@ -55,10 +50,10 @@ def weights(model_file: Path) -> list[np.ndarray]:
 
 
 def test_killed_training_resumes_and_ends_with_the_uninterrupted_weights(workspace, tmp_path):
-    whole = copy_of(workspace, tmp_path / "whole")
+    whole = copy_run(workspace, tmp_path / "whole")
     subprocess.run(TRAIN, cwd=whole, check=True, capture_output=True)
 
-    killed = copy_of(workspace, tmp_path / "killed")
+    killed = copy_run(workspace, tmp_path / "killed")
     process = subprocess.Popen(TRAIN, cwd=killed, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not (killed / STATE).exists() and process.poll() is None:
@@ -84,7 +79,7 @@ def test_killed_training_resumes_and_ends_with_the_uninterrupted_weights(workspa
 
 
 def test_a_checkpoint_of_other_params_is_not_resumed(workspace, tmp_path):
-    work = copy_of(workspace, tmp_path / "work")
+    work = copy_run(workspace, tmp_path / "work")
     state = work / STATE
     state.parent.mkdir(parents=True)
     state.write_text(json.dumps({"fingerprint": "other", "epochs_done": 1}))

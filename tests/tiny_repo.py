@@ -96,6 +96,7 @@ def outcome(repo: Path) -> dict:
 
 
 def copy_run(template: Path, target: Path) -> Path:
-    """An independent copy of a run repository: git history, DVC cache and outputs."""
+    """An independent copy of a workspace: with a run repository, its git history, DVC cache
+    and outputs."""
     shutil.copytree(template, target, symlinks=True)
     return target
