@@ -71,6 +71,7 @@ def test_schedule_lowers_the_learning_rate_stops_and_restores_the_best_weights(d
     assert state.best_epoch == 1 and state.epochs_done == 3
     assert state.history["val_loss"] == [1.0, 1.5, 1.2]
     assert state.history["learning_rate"] == pytest.approx([0.1, 0.1, 0.05])
-    schedule.on_train_end()
+    assert state.learning_rate == pytest.approx(0.025)
+    schedule.restore_best()
     for restored, saved in zip(model.get_weights(), best, strict=True):
         np.testing.assert_array_equal(restored, saved)

@@ -78,8 +78,11 @@ def make_tiny_repository(repo: Path, source: str) -> None:
     copy_repository(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["data"]["source"] = source
-    params["models"]["unet"].update(depth=2, base_filters=4)
+    for model in ("unet", "attention_unet"):
+        params["models"][model].update(depth=2, base_filters=4)
     params["train"].update(epochs=1, batch_size=8)
+    params["fine_tune"].update(epochs=1)
+    params["gan"].update(epochs=1, steps_per_epoch=2, batch_size=8, discriminator_filters=4)
     params["evaluate"]["grid_images"] = 2
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], repo)

@@ -10,7 +10,7 @@ same run resumes it; the stage deletes it once the model is saved.
 import hashlib
 import json
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
@@ -66,14 +66,19 @@ def save_checkpoint(
         (tmp / "state.json").write_text(json.dumps(state_json, indent=1))
 
 
-def load_checkpoint(
-    directory: Path, run_fingerprint: str, model: keras.Model
-) -> tuple[TrainingState, list[np.ndarray]] | None:
-    """Restore a compiled model and its optimizer from a matching checkpoint.
+@dataclass
+class Checkpoint:
+    """A finished epoch: the model's and optimizer's variables, the best weights, the state."""
 
-    Returns the state and best weights, or None (and deletes the checkpoint) when it belongs
-    to other params, data or code.
-    """
+    state: TrainingState
+    weights: list[np.ndarray]
+    optimizer: list[np.ndarray]
+    best_weights: list[np.ndarray]
+
+
+def load_checkpoint(directory: Path, run_fingerprint: str) -> Checkpoint | None:
+    """The checkpoint in `directory`, or None (deleting it) when it belongs to other params,
+    data or code."""
     state_file = directory / "state.json"
     if not state_file.is_file():
         return None
@@ -82,14 +87,21 @@ def load_checkpoint(
         print(f"{directory} is from other params, data or code: starting afresh")
         shutil.rmtree(directory)
         return None
-    model.set_weights(_load_arrays(directory / "weights.npz"))
+    return Checkpoint(
+        TrainingState(**saved),
+        _load_arrays(directory / "weights.npz"),
+        _load_arrays(directory / "optimizer.npz"),
+        _load_arrays(directory / "best_weights.npz"),
+    )
+
+
+def restore_optimizer(model: keras.Model, values: list[np.ndarray]) -> None:
+    """Give a compiled model's optimizer the saved moments and step count."""
     model.optimizer.build(model.trainable_variables)
-    optimizer = _load_arrays(directory / "optimizer.npz")
-    if len(optimizer) != len(model.optimizer.variables):
-        raise ValueError(f"{directory}: optimizer state does not fit the model")
-    for variable, value in zip(model.optimizer.variables, optimizer, strict=True):
+    if len(values) != len(model.optimizer.variables):
+        raise ValueError("the checkpoint's optimizer state does not fit the model")
+    for variable, value in zip(model.optimizer.variables, values, strict=True):
         variable.assign(value)
-    return TrainingState(**saved), _load_arrays(directory / "best_weights.npz")
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

@@ -95,20 +95,44 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "reduce_lr_factor": Field(float, low=0.0, low_open=True, high=1.0),
         "distribute": Field(str, choices=("none", "mirrored")),
     },
+    "fine_tune": {
+        "epochs": Field(int, low=1),
+        "learning_rate": Field(float, low=0.0, low_open=True, high=1.0),
+        "frozen_epochs": Field(int, low=0),
+    },
+    "curriculum": {},  # task -> {init}, checked by _check_curriculum
+    "gan": {
+        "epochs": Field(int, low=1),
+        "steps_per_epoch": Field(int, low=1, nullable=True),
+        "batch_size": Field(int, low=1, high=4096),
+        "generator_learning_rate": Field(float, low=0.0, low_open=True, high=1.0),
+        "discriminator_learning_rate": Field(float, low=0.0, low_open=True, high=1.0),
+        "content_loss": Field(str, choices=("mse", "mae")),
+        "adversarial_weight": Field(float, low=0.0),
+        "label_smoothing": Field(float, low=0.0, high=0.5),
+        "discriminator_filters": Field(int, low=1, high=512),
+        "discriminator_layers": Field(int, low=1, high=4),
+    },
     "evaluate": {
         "grid_images": Field(int, low=1, high=64),
         "switching_median_guard": Field(int, low=0, high=8),
     },
 }
 
-MODEL_SCHEMAS: dict[str, dict[str, Field]] = {
-    "unet": {
-        "depth": Field(int, low=1, high=4),
-        "base_filters": Field(int, low=1, high=512),
-        "batch_norm": Field(bool),
-        "residual": Field(bool),
-    },
+UNET_FAMILY = {
+    "depth": Field(int, low=1, high=4),
+    "base_filters": Field(int, low=1, high=512),
+    "batch_norm": Field(bool),
+    "residual": Field(bool),
 }
+
+MODEL_SCHEMAS: dict[str, dict[str, Field]] = {
+    "unet": UNET_FAMILY,
+    "attention_unet": UNET_FAMILY,
+}
+
+# The weights a curriculum task starts from: a saved model, or this file for random weights.
+SCRATCH = "src/fer_denoise/models/attention_unet.py"
 
 
 def _error(key: str, problem: str) -> UserError:
@@ -164,6 +188,27 @@ def _check_models(models: Any) -> dict[str, dict[str, Any]]:
     }
 
 
+def _check_curriculum(curriculum: Any, tasks: dict[str, Any]) -> dict[str, dict[str, str]]:
+    if not isinstance(curriculum, dict):
+        raise _error("curriculum", "must map task names, in training order, to {init: ...}")
+    checked = {}
+    for task, entry in curriculum.items():
+        key = f"curriculum.{task}"
+        if task not in tasks:
+            raise _error(key, f"is not a task of noise.tasks ({', '.join(tasks)})")
+        if not isinstance(entry, dict) or set(entry) != {"init"}:
+            raise _error(key, "must hold exactly one key, `init`")
+        init = entry["init"]
+        if not isinstance(init, str) or not (init.endswith(".keras") or init == SCRATCH):
+            raise _error(
+                f"{key}.init",
+                f"must be a saved model (models/<model>/<task>.keras) or {SCRATCH} for random "
+                f"weights; got {init!r}",
+            )
+        checked[task] = {"init": init}
+    return checked
+
+
 def validate(raw: Any) -> dict[str, Any]:
     """Return the checked params, or raise a UserError naming the first bad key."""
     if not isinstance(raw, dict):
@@ -182,6 +227,8 @@ def validate(raw: Any) -> dict[str, Any]:
             params["noise"]["tasks"] = _check_tasks(values.get("tasks"))
         elif section == "models":
             params["models"] = _check_models(values)
+        elif section == "curriculum":
+            params["curriculum"] = _check_curriculum(values, params["noise"]["tasks"])
         else:
             params[section] = _check_section(section, values, fields)
     return params

@@ -91,11 +91,12 @@ class TrainingState:
     best_epoch: int = 0
     epochs_since_best: int = 0
     epochs_since_lr_change: int = 0
+    learning_rate: float | None = None  # once the schedule has lowered it
     history: dict[str, list[float]] = field(default_factory=dict)
 
 
 class PlateauSchedule(keras.callbacks.Callback):
-    """Early stopping and learning-rate reduction on val_loss, restoring the best weights.
+    """Early stopping and learning-rate reduction on val_loss; keeps the best weights.
 
     Keras' EarlyStopping and ReduceLROnPlateau reset their counters at the start of every
     `fit`; this keeps them in a TrainingState, which a checkpoint saves and a resumed run loads.
@@ -136,14 +137,14 @@ class PlateauSchedule(keras.callbacks.Callback):
         if state.epochs_since_lr_change >= self.lr_patience:
             learning_rate = self.learning_rate() * self.lr_factor
             self.model.optimizer.learning_rate = learning_rate
-            state.epochs_since_lr_change = 0
+            state.learning_rate, state.epochs_since_lr_change = learning_rate, 0
             print(f"val_loss did not improve: learning rate now {learning_rate:.3g}", flush=True)
         if self.stopped_early():
             self.model.stop_training = True
 
-    def on_train_end(self, logs=None):
-        if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
+    def restore_best(self) -> None:
+        """Load the best epoch's weights (called once training, in all its phases, is over)."""
+        self.model.set_weights(self.best_weights)
 
 
 class ProgressLog(keras.callbacks.Callback):

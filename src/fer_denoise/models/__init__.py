@@ -5,9 +5,13 @@ from typing import Any
 
 import keras
 
+from fer_denoise.models.attention_unet import build_attention_unet
 from fer_denoise.models.unet import build_unet
 
-BUILDERS: dict[str, Callable[..., keras.Model]] = {"unet": build_unet}
+BUILDERS: dict[str, Callable[..., keras.Model]] = {
+    "unet": build_unet,
+    "attention_unet": build_attention_unet,
+}
 
 
 def build_model(name: str, input_shape: tuple[int, int, int], **settings: Any) -> keras.Model:

@@ -18,6 +18,13 @@ def conv_block(x, filters: int, batch_norm: bool, name: str):
     return x
 
 
+def check_divisible(input_shape, depth: int) -> None:
+    """Each pooling halves the image, so its sides must divide by 2**depth (None: any size)."""
+    for side in input_shape[:2]:
+        if side is not None and side % 2**depth:
+            raise ValueError(f"input side {side} is not divisible by 2**depth = {2**depth}")
+
+
 def build_unet(
     input_shape=(48, 48, 1),
     depth: int = 3,
@@ -30,9 +37,8 @@ def build_unet(
     With `residual`, the network predicts the noise and subtracts it from the input, which
     trains faster for small noise than predicting the clean image outright.
     """
-    height, width, channels = input_shape
-    if height % 2**depth or width % 2**depth:
-        raise ValueError(f"input {height}x{width} is not divisible by 2**depth = {2**depth}")
+    check_divisible(input_shape, depth)
+    channels = input_shape[-1]
     inputs = keras.Input(shape=input_shape, name="noisy")
     x = inputs
     skips = []

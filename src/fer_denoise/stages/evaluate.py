@@ -1,5 +1,5 @@
 """Stage `evaluate`: every task's PrivateTest noisy set through the noisy input, the classical
-baseline and each trained model; per-image mean PSNR / SSIM / MSE.
+baseline, the U-Net, the Attention U-Net and the GAN; per-image mean PSNR / SSIM / MSE.
 
 Writes metrics/evaluate.json (task -> model -> psnr, ssim, mse; in git, for `dvc metrics diff`),
 plots/psnr.csv (the bar chart) and plots/grids/<task>.png (noisy / denoised / clean examples).
@@ -26,6 +26,14 @@ METRICS = Path("metrics/evaluate.json")
 PSNR_TABLE = Path("plots/psnr.csv")
 GRID_DIR = Path("plots/grids")
 BATCH = 256
+
+
+def trained_models(params: dict, task: str) -> dict[str, Path]:
+    """The models that dvc.yaml trains for `task`: the U-Net, then the curriculum's two."""
+    models = {"unet": model_path("unet", task)}
+    if task in params["curriculum"]:
+        models |= {name: model_path(name, task) for name in ("attention_unet", "gan")}
+    return models
 
 
 def denoise(path: Path, noisy: np.ndarray) -> np.ndarray:
@@ -57,8 +65,8 @@ def main() -> None:
             spec["type"], noisy, params["evaluate"]["switching_median_guard"]
         )
         outputs[baseline] = restored
-        for model in params["models"]:
-            outputs[model] = denoise(model_path(model, task), noisy)
+        for model, path in trained_models(params, task).items():
+            outputs[model] = denoise(path, noisy)
         results[task] = {name: summarize(clean, images) for name, images in outputs.items()}
         for name, scores in results[task].items():
             table.append(f"{task} / {name},{task},{name},{scores['psnr']},{scores['ssim']}")

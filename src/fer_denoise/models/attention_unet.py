@@ -1,0 +1,63 @@
+"""Attention U-Net (Oktay et al., 2018): a U-Net whose skip connections pass through additive
+attention gates, so the decoder chooses which encoder detail to take at each pixel.
+
+Layer names match the U-Net's, so a trained U-Net seeds this model layer for layer; only the
+gates start untrained.
+"""
+
+import keras
+from keras import layers
+
+from fer_denoise.models.unet import check_divisible, conv_block
+
+
+def attention_gate(x, g, inter_filters: int, name: str):
+    """gate(x, g) = x * sigmoid(psi(relu(theta(x) + phi(g)))), x the skip, g the decoder feature.
+
+    psi starts at zero weights with bias 3, so a new gate passes 95% of the skip: a model seeded
+    from a U-Net starts close to that U-Net instead of with every skip halved.
+    """
+    theta = layers.Conv2D(inter_filters, 1, name=f"{name}_theta")(x)
+    phi = layers.Conv2D(inter_filters, 1, name=f"{name}_phi")(g)
+    joined = layers.Activation("relu", name=f"{name}_relu")(
+        layers.Add(name=f"{name}_add")([theta, phi])
+    )
+    psi = layers.Conv2D(
+        1,
+        1,
+        kernel_initializer="zeros",
+        bias_initializer=keras.initializers.Constant(3.0),
+        name=f"{name}_psi",
+    )(joined)
+    weights = layers.Activation("sigmoid", name=f"{name}_weights")(psi)
+    return layers.Multiply(name=f"{name}_gated")([x, weights])
+
+
+def build_attention_unet(
+    input_shape=(48, 48, 1),
+    depth: int = 3,
+    base_filters: int = 16,
+    batch_norm: bool = False,
+    residual: bool = True,
+) -> keras.Model:
+    """The U-Net of unet.py with an attention gate on each skip connection."""
+    check_divisible(input_shape, depth)
+    channels = input_shape[-1]
+    inputs = keras.Input(shape=input_shape, name="noisy")
+    x = inputs
+    skips = []
+    for level in range(depth):
+        x = conv_block(x, base_filters * 2**level, batch_norm, f"down{level}")
+        skips.append(x)
+        x = layers.MaxPooling2D(2, name=f"pool{level}")(x)
+    x = conv_block(x, base_filters * 2**depth, batch_norm, "bottleneck")
+    for level in reversed(range(depth)):
+        filters = base_filters * 2**level
+        x = layers.Conv2DTranspose(filters, 2, strides=2, name=f"up{level}")(x)
+        gated = attention_gate(skips[level], x, max(filters // 2, 1), f"gate{level}")
+        x = layers.Concatenate(name=f"skip{level}")([x, gated])
+        x = conv_block(x, filters, batch_norm, f"dec{level}")
+    x = layers.Conv2D(channels, 1, name="head")(x)
+    if residual:
+        x = layers.Subtract(name="denoised")([inputs, x])
+    return keras.Model(inputs, x, name="attention_unet")
