@@ -11,7 +11,8 @@ import yaml
 from conftest import csv_text, fer_rows, png_bytes, write_fer_csv
 
 from fer_denoise.errors import run_stage
-from fer_denoise.stages import add_noise, evaluate, fetch, prepare, train
+from fer_denoise.models.patchgan import build_patchgan
+from fer_denoise.stages import add_noise, adversarial, evaluate, fetch, fine_tune, prepare, train
 
 ROOT = Path(__file__).parents[1]
 PREPARED_OUTPUTS = ("data/prepared/fer2013.npz", "data/prepared/summary.json")
@@ -210,3 +211,30 @@ def test_a_corrupt_model_file_stops_evaluate(workspace, capsys):
         "dvc repro -f",
     )
     assert not (workspace / "metrics").exists() and not (workspace / "plots").exists()
+
+
+def test_a_curriculum_init_of_another_family_stops_fine_tuning(workspace, capsys):
+    write_fer_csv(workspace / "fer2013.csv")
+    change_params("data.source", str(workspace / "fer2013.csv"))
+    fetch.main()
+    prepare.main()
+    add_noise.main("gaussian_low")
+    (workspace / "models").mkdir()
+    build_patchgan((48, 48, 1), 4, 2).save(workspace / "models/critic.keras")
+    change_params("curriculum.gaussian_low.init", "models/critic.keras")
+    capsys.readouterr()
+    fails_cleanly(
+        lambda: fine_tune.main("gaussian_low"),
+        capsys,
+        "models/critic.keras shares no layer",
+        "curriculum",
+    )
+    assert not (workspace / "models/attention_unet").exists()
+    assert not (workspace / "metrics").exists()
+
+
+@pytest.mark.parametrize("stage", [fine_tune, adversarial], ids=lambda stage: stage.__name__)
+def test_a_task_outside_the_curriculum_is_named_with_the_fix(workspace, capsys, stage):
+    change_params("curriculum", {"gaussian_low": {"init": "models/unet/gaussian_low.keras"}})
+    fails_cleanly(lambda: stage.main("salt_pepper"), capsys, "'salt_pepper'", "curriculum")
+    assert not (workspace / "models").exists()

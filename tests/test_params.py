@@ -43,6 +43,12 @@ def test_the_committed_params_are_valid():
         ("models.unet.depth", 5, "`models.unet.depth` must be an integer >= 1 and <= 4"),
         ("data.limit", 0, "`data.limit` must be an integer >= 1 or null"),
         ("evaluate", None, "`evaluate` is missing"),
+        ("curriculum.speckle", {"init": "x.keras"}, "`curriculum.speckle` is not a task"),
+        ("curriculum.salt_pepper.init", "unet", "`curriculum.salt_pepper.init` must be a saved"),
+        ("curriculum.salt_pepper", {"init": "a.keras", "lr": 1}, "exactly one key, `init`"),
+        ("fine_tune.frozen_epochs", -1, "`fine_tune.frozen_epochs` must be an integer >= 0"),
+        ("gan.content_loss", "gan", "`gan.content_loss` must be one of mse, mae"),
+        ("gan.label_smoothing", 0.9, "`gan.label_smoothing` must be a number >= 0.0 and <= 0.5"),
     ],
 )
 def test_bad_values_name_the_key_and_the_fix(path, value, message):

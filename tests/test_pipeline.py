@@ -5,13 +5,17 @@ import http.server
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import threading
 import time
 from pathlib import Path
 
+import keras
+import numpy as np
 import pytest
+import yaml
 from conftest import csv_text, fer_rows
 from tiny_repo import (
     TASKS,
@@ -28,6 +32,7 @@ from tiny_repo import (
 from fer_denoise.model_card import read_card
 
 pytestmark = pytest.mark.e2e
+MODELS = ("unet", "attention_unet", "gan")
 
 
 @pytest.fixture(scope="module")
@@ -40,20 +45,64 @@ def test_repro_writes_finite_metrics_for_every_task_and_model(repo):
     assert set(metrics) == set(TASKS)
     for task in TASKS:
         baseline = "switching_median" if task == "salt_pepper" else "median_3x3"
-        assert set(metrics[task]) == {"noisy", baseline, "unet"}
+        assert set(metrics[task]) == {"noisy", baseline, *MODELS}
         for scores in metrics[task].values():
             assert all(math.isfinite(scores[k]) for k in ("psnr", "ssim", "mse"))
     for task in TASKS:
-        card = read_card(repo / f"models/unet/{task}.keras")
-        assert card["task"] == task and card["model"] == "unet"
-        assert card["train"]["epochs"] == 1 and card["validation"]["epochs_run"] == 1
+        for model in MODELS:
+            card = read_card(repo / f"models/{model}/{task}.keras")
+            assert card["task"] == task and card["model"] == model
+            assert card["validation"]["best_epoch"] == 1
+            train_metrics = json.loads(
+                (repo / f"metrics/train/{model}/{task}/metrics.json").read_text()
+            )
+            assert math.isfinite(train_metrics["val_psnr"])
+        assert read_card(repo / f"models/gan/{task}_discriminator.keras")["model"] == "patchgan"
         assert (repo / f"plots/grids/{task}.png").stat().st_size > 1000
-        train_metrics = json.loads((repo / f"metrics/train/unet/{task}/metrics.json").read_text())
-        assert math.isfinite(train_metrics["val_loss"])
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo)
 
 
-def test_noise_factor_experiment_reruns_only_the_gaussian_tasks(repo):
+def test_each_curriculum_stage_depends_on_the_model_it_starts_from(repo):
+    edges = set(re.findall(r'"(\S+)" -> "(\S+)";', run(["dvc", "dag", "--dot"], repo)))
+    chain = [
+        ("train_unet@gaussian_low", "attention_unet@gaussian_low"),
+        ("attention_unet@gaussian_low", "attention_unet@gaussian_high"),
+        ("attention_unet@gaussian_high", "attention_unet@salt_pepper"),
+    ]
+    assert set(chain) <= edges
+    assert {(f"attention_unet@{task}", f"gan@{task}") for task in TASKS} <= edges
+    assert ("train_unet@gaussian_high", "attention_unet@gaussian_high") not in edges
+
+
+def test_fine_tuning_starts_from_the_previous_task_s_weights(repo, tmp_path):
+    """With a negligible learning rate, each fine-tuned model keeps the weights it started
+    from: the previous task's Attention U-Net, or for the first task the U-Net's layers."""
+    work = copy_run(repo, tmp_path / "work")
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["fine_tune"]["learning_rate"] = 1e-12
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for task in ("gaussian_low", "gaussian_high"):
+        output = run(["python", "-m", "fer_denoise.stages.fine_tune", task], work)
+        assert f"started from {params['curriculum'][task]['init']}" in output
+
+    def layers(path: str) -> dict[str, list]:
+        model = keras.saving.load_model(work / path, compile=False)
+        return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
+
+    low, high = (
+        layers("models/attention_unet/gaussian_low.keras"),
+        layers("models/attention_unet/gaussian_high.keras"),
+    )
+    unet = layers("models/unet/gaussian_low.keras")
+    for start, tuned in [(unet, low), (low, high)]:
+        for name in start:
+            for start_array, tuned_array in zip(start[name], tuned[name], strict=True):
+                np.testing.assert_allclose(tuned_array, start_array, atol=1e-6)
+    fresh = layers("models/attention_unet/salt_pepper.keras")  # trained at the normal rate
+    assert any(not np.allclose(fresh[n][0], high[n][0], atol=1e-6) for n in high)
+
+
+def test_noise_factor_experiment_reruns_only_what_depends_on_the_gaussian_tasks(repo):
     before = {task: digest(repo / f"data/noisy/{task}.npz") for task in TASKS}
     metrics_before = json.loads((repo / "metrics/evaluate.json").read_text())
 
@@ -65,16 +114,19 @@ def test_noise_factor_experiment_reruns_only_the_gaussian_tasks(repo):
     assert after["salt_pepper"] == before["salt_pepper"]
     assert "Running stage 'train_unet@gaussian_low'" in output
     assert "Running stage 'train_unet@salt_pepper'" not in output
+    # salt_pepper's Attention U-Net starts from gaussian_high's: the chain downstream reruns.
+    assert "Running stage 'attention_unet@salt_pepper'" in output
 
     metrics = json.loads((repo / "metrics/evaluate.json").read_text())
-    assert metrics["salt_pepper"] == metrics_before["salt_pepper"]
+    for model in ("noisy", "switching_median", "unet"):
+        assert metrics["salt_pepper"][model] == metrics_before["salt_pepper"][model]
     assert (
         metrics["gaussian_high"]["noisy"]["psnr"] < metrics_before["gaussian_high"]["noisy"]["psnr"]
     )
 
     diff = run_json(["dvc", "metrics", "diff", "--json"], repo)["metrics/evaluate.json"]
     assert "gaussian_low.noisy.psnr" in diff and "gaussian_high.unet.psnr" in diff
-    assert not any(key.startswith("salt_pepper.") for key in diff)
+    assert not any(key.startswith(("salt_pepper.noisy", "salt_pepper.unet")) for key in diff)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +15,34 @@ import yaml
 from conftest import write_fer_csv
 from tiny_repo import copy_run
 
+from fer_denoise.params import SCRATCH
 from fer_denoise.stages import add_noise, fetch, prepare
 
 ROOT = Path(__file__).parents[1]
 TASK = "gaussian_low"
-TRAIN = [sys.executable, "-m", "fer_denoise.stages.train", "unet", TASK]
-STATE = Path("models/checkpoints/unet") / TASK / "state.json"
-MODEL = Path("models/unet") / f"{TASK}.keras"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A training stage's command and paths, and after how many epochs to kill it."""
+
+    model: str
+    command: tuple[str, ...]
+    kill_after: int
+
+    @property
+    def state(self) -> Path:
+        return Path("models/checkpoints") / self.model / TASK / "state.json"
+
+    @property
+    def saved(self) -> Path:
+        return Path("models") / self.model / f"{TASK}.keras"
+
+
+UNET = Stage("unet", (sys.executable, "-m", "fer_denoise.stages.train", "unet", TASK), 1)
+# Killed in its second epoch, the first after the frozen one: the resumed run must restore
+# the optimizer of the all-layers phase, not start a new one.
+ATTENTION = Stage("attention_unet", (sys.executable, "-m", "fer_denoise.stages.fine_tune", TASK), 2)
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +51,11 @@ def workspace(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("resume")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["data"]["source"] = str(write_fer_csv(work / "fer2013.csv", per_split=64, seed=2))
-    params["models"]["unet"].update(depth=2, base_filters=4)
+    for model in ("unet", "attention_unet"):
+        params["models"][model].update(depth=2, base_filters=4)
     params["train"].update(epochs=3, batch_size=8, early_stopping_patience=3)
+    params["fine_tune"].update(epochs=3, frozen_epochs=1)
+    params["curriculum"] = {TASK: {"init": SCRATCH}}
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     cwd = Path.cwd()
     os.chdir(work)
@@ -49,40 +74,48 @@ def weights(model_file: Path) -> list[np.ndarray]:
     return keras.saving.load_model(model_file, compile=False).get_weights()
 
 
-def test_killed_training_resumes_and_ends_with_the_uninterrupted_weights(workspace, tmp_path):
+@pytest.mark.parametrize("stage", [UNET, ATTENTION], ids=lambda stage: stage.model)
+def test_killed_training_resumes_and_ends_with_the_uninterrupted_weights(
+    workspace, tmp_path, stage
+):
     whole = copy_run(workspace, tmp_path / "whole")
-    subprocess.run(TRAIN, cwd=whole, check=True, capture_output=True)
+    subprocess.run(stage.command, cwd=whole, check=True, capture_output=True)
 
     killed = copy_run(workspace, tmp_path / "killed")
-    process = subprocess.Popen(TRAIN, cwd=killed, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(stage.command, cwd=killed, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not (killed / STATE).exists() and process.poll() is None:
-        assert time.monotonic() < deadline, "no checkpoint after 120 s"
+    while process.poll() is None and epochs_done(killed / stage.state) < stage.kill_after:
+        assert time.monotonic() < deadline, f"no checkpoint of epoch {stage.kill_after} after 120 s"
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL, "training ended before it could be killed"
-    assert not (killed / MODEL).exists()
-    done = json.loads((killed / STATE).read_text())["epochs_done"]
-    assert 1 <= done < 3
+    assert not (killed / stage.saved).exists()
+    done = epochs_done(killed / stage.state)
+    assert stage.kill_after <= done < 3
 
-    resumed = subprocess.run(TRAIN, cwd=killed, check=True, capture_output=True, text=True)
+    resumed = subprocess.run(stage.command, cwd=killed, check=True, capture_output=True, text=True)
     assert f"after epoch {done}" in resumed.stdout
-    assert not (killed / STATE).parent.exists(), "the checkpoint is deleted once the model is saved"
+    assert not (killed / stage.state).parent.exists(), "the checkpoint is deleted once saved"
     for resumed_array, whole_array in zip(
-        weights(killed / MODEL), weights(whole / MODEL), strict=True
+        weights(killed / stage.saved), weights(whole / stage.saved), strict=True
     ):
         np.testing.assert_array_equal(resumed_array, whole_array)
-    live = "metrics/train/unet/gaussian_low/metrics.json"
+    live = f"metrics/train/{stage.model}/{TASK}/metrics.json"
     resumed_metrics = json.loads((killed / live).read_text())
     assert resumed_metrics == json.loads((whole / live).read_text())
     assert resumed_metrics["step"] == 2
 
 
+def epochs_done(state: Path) -> int:
+    """Epochs in the checkpoint (written atomically, so never half-written); 0 if none."""
+    return json.loads(state.read_text())["epochs_done"] if state.exists() else 0
+
+
 def test_a_checkpoint_of_other_params_is_not_resumed(workspace, tmp_path):
     work = copy_run(workspace, tmp_path / "work")
-    state = work / STATE
+    state = work / UNET.state
     state.parent.mkdir(parents=True)
     state.write_text(json.dumps({"fingerprint": "other", "epochs_done": 1}))
-    result = subprocess.run(TRAIN, cwd=work, check=True, capture_output=True, text=True)
+    result = subprocess.run(UNET.command, cwd=work, check=True, capture_output=True, text=True)
     assert "starting afresh" in result.stdout and "resuming" not in result.stdout
-    assert (work / MODEL).is_file()
+    assert (work / UNET.saved).is_file()
