@@ -8,7 +8,7 @@ gates start untrained.
 import keras
 from keras import layers
 
-from fer_denoise.models.unet import check_divisible, conv_block
+from fer_denoise.models.unet import check_divisible, u_net_layers
 
 
 def attention_gate(x, g, inter_filters: int, name: str):
@@ -41,23 +41,11 @@ def build_attention_unet(
     residual: bool = True,
 ) -> keras.Model:
     """The U-Net of unet.py with an attention gate on each skip connection."""
+
+    def gate(skip, decoder, filters: int, level: int):
+        return attention_gate(skip, decoder, max(filters // 2, 1), f"gate{level}")
+
     check_divisible(input_shape, depth)
-    channels = input_shape[-1]
     inputs = keras.Input(shape=input_shape, name="noisy")
-    x = inputs
-    skips = []
-    for level in range(depth):
-        x = conv_block(x, base_filters * 2**level, batch_norm, f"down{level}")
-        skips.append(x)
-        x = layers.MaxPooling2D(2, name=f"pool{level}")(x)
-    x = conv_block(x, base_filters * 2**depth, batch_norm, "bottleneck")
-    for level in reversed(range(depth)):
-        filters = base_filters * 2**level
-        x = layers.Conv2DTranspose(filters, 2, strides=2, name=f"up{level}")(x)
-        gated = attention_gate(skips[level], x, max(filters // 2, 1), f"gate{level}")
-        x = layers.Concatenate(name=f"skip{level}")([x, gated])
-        x = conv_block(x, filters, batch_norm, f"dec{level}")
-    x = layers.Conv2D(channels, 1, name="head")(x)
-    if residual:
-        x = layers.Subtract(name="denoised")([inputs, x])
-    return keras.Model(inputs, x, name="attention_unet")
+    outputs = u_net_layers(inputs, depth, base_filters, batch_norm, residual, gate)
+    return keras.Model(inputs, outputs, name="attention_unet")

@@ -25,6 +25,33 @@ def check_divisible(input_shape, depth: int) -> None:
             raise ValueError(f"input side {side} is not divisible by 2**depth = {2**depth}")
 
 
+def u_net_layers(
+    inputs, depth: int, base_filters: int, batch_norm: bool, residual: bool, gate=None
+):
+    """The U-Net's layers on `inputs`; returns the output tensor.
+
+    `gate(skip, decoder, filters, level)`, when given, filters each skip connection before the
+    decoder concatenates it (the Attention U-Net's gates).
+    """
+    x = inputs
+    skips = []
+    for level in range(depth):
+        x = conv_block(x, base_filters * 2**level, batch_norm, f"down{level}")
+        skips.append(x)
+        x = layers.MaxPooling2D(2, name=f"pool{level}")(x)
+    x = conv_block(x, base_filters * 2**depth, batch_norm, "bottleneck")
+    for level in reversed(range(depth)):
+        filters = base_filters * 2**level
+        x = layers.Conv2DTranspose(filters, 2, strides=2, name=f"up{level}")(x)
+        skip = skips[level] if gate is None else gate(skips[level], x, filters, level)
+        x = layers.Concatenate(name=f"skip{level}")([x, skip])
+        x = conv_block(x, filters, batch_norm, f"dec{level}")
+    x = layers.Conv2D(inputs.shape[-1], 1, name="head")(x)
+    if residual:
+        x = layers.Subtract(name="denoised")([inputs, x])
+    return x
+
+
 def build_unet(
     input_shape=(48, 48, 1),
     depth: int = 3,
@@ -38,20 +65,6 @@ def build_unet(
     trains faster for small noise than predicting the clean image outright.
     """
     check_divisible(input_shape, depth)
-    channels = input_shape[-1]
     inputs = keras.Input(shape=input_shape, name="noisy")
-    x = inputs
-    skips = []
-    for level in range(depth):
-        x = conv_block(x, base_filters * 2**level, batch_norm, f"down{level}")
-        skips.append(x)
-        x = layers.MaxPooling2D(2, name=f"pool{level}")(x)
-    x = conv_block(x, base_filters * 2**depth, batch_norm, "bottleneck")
-    for level in reversed(range(depth)):
-        x = layers.Conv2DTranspose(base_filters * 2**level, 2, strides=2, name=f"up{level}")(x)
-        x = layers.Concatenate(name=f"skip{level}")([x, skips[level]])
-        x = conv_block(x, base_filters * 2**level, batch_norm, f"dec{level}")
-    x = layers.Conv2D(channels, 1, name="head")(x)
-    if residual:
-        x = layers.Subtract(name="denoised")([inputs, x])
-    return keras.Model(inputs, x, name="unet")
+    outputs = u_net_layers(inputs, depth, base_filters, batch_norm, residual)
+    return keras.Model(inputs, outputs, name="unet")
