@@ -49,6 +49,8 @@ def test_the_committed_params_are_valid():
         ("fine_tune.frozen_epochs", -1, "`fine_tune.frozen_epochs` must be an integer >= 0"),
         ("gan.content_loss", "gan", "`gan.content_loss` must be one of mse, mae"),
         ("gan.label_smoothing", 0.9, "`gan.label_smoothing` must be a number >= 0.0 and <= 0.5"),
+        ("classifier.dropout", 1.0, "`classifier.dropout` must be a number >= 0.0 and <= 0.9"),
+        ("classifier.width", 0, "`classifier.width` must be an integer >= 1"),
     ],
 )
 def test_bad_values_name_the_key_and_the_fix(path, value, message):

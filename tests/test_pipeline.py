@@ -61,6 +61,21 @@ def test_repro_writes_finite_metrics_for_every_task_and_model(repo):
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo)
 
 
+def test_repro_scores_recognition_on_clean_noisy_and_every_restored_set(repo):
+    scores = json.loads((repo / "metrics/recognition.json").read_text())
+    evaluated = json.loads((repo / "metrics/evaluate.json").read_text())
+    assert set(scores) == {"clean", *TASKS}
+    for task in TASKS:
+        assert set(scores[task]) == set(evaluated[task])  # noisy, the baseline, every model
+    values = [scores["clean"]] + [s for task in TASKS for s in scores[task].values()]
+    assert all(0.0 <= s[k] <= 1.0 for s in values for k in ("accuracy", "macro_f1"))
+    rows = (repo / "plots/recognition.csv").read_text().splitlines()
+    assert rows[0] == "label,task,model,accuracy,macro_f1" and len(rows) == len(values) + 1
+    card = read_card(repo / "models/classifier.keras")
+    assert card["model"] == "emotion_classifier" and len(card["classes"]) == 7
+    assert 0.0 <= card["validation"]["val_accuracy"] <= 1.0
+
+
 def test_each_curriculum_stage_depends_on_the_model_it_starts_from(repo):
     edges = set(re.findall(r'"(\S+)" -> "(\S+)";', run(["dvc", "dag", "--dot"], repo)))
     chain = [

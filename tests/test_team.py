@@ -47,7 +47,8 @@ def test_outputs_kept_out_of_the_dvc_cache_are_only_metrics_in_git():
         if options.get("cache") is False
     ]
     assert uncached, "the metrics should be in git, not in the cache"
-    assert all(name.startswith(("metrics/", "plots/psnr.csv")) for name in uncached), uncached
+    tables = ("plots/psnr.csv", "plots/recognition.csv")
+    assert all(name.startswith(("metrics/", *tables)) for name in uncached), uncached
     ignored = (ROOT / ".gitignore").read_text()
     assert "metrics" not in ignored and "plots" not in ignored
 
@@ -121,18 +122,21 @@ def test_an_experiment_travels_through_git_and_the_dvc_remote(tiny_run, tmp_path
     run(["git", "init", "-q", "--bare", "--initial-branch=main", str(origin)], tmp_path)
     run(["git", "remote", "add", "origin", str(origin)], work)
     run(["git", "push", "-q", "origin", "HEAD:refs/heads/main"], work)
-    # A GAN param: it reruns only the GAN stages and evaluate, which keeps the test short.
-    run(["dvc", "exp", "run", "--name", "stronger", "-S", "gan.adversarial_weight=0.01"], work)
+    # A baseline param: it reruns only evaluate and recognition, which keeps the test short.
+    run(["dvc", "exp", "run", "--name", "strict", "-S", "evaluate.switching_median_guard=0"], work)
     expected = evaluate_metrics(work)
-    run(["dvc", "exp", "push", "origin", "stronger"], work)
+    run(["dvc", "exp", "push", "origin", "strict"], work)
 
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
-    run(["dvc", "exp", "pull", "origin", "stronger"], clone)
-    run(["dvc", "exp", "apply", "stronger"], clone)
+    run(["dvc", "exp", "pull", "origin", "strict"], clone)
+    run(["dvc", "exp", "apply", "strict"], clone)
 
-    assert evaluate_metrics(clone) == expected
-    assert yaml.safe_load((clone / "params.yaml").read_text())["gan"]["adversarial_weight"] == 0.01
+    assert evaluate_metrics(clone) == expected != evaluate_metrics(tiny_run)
+    assert yaml.safe_load((clone / "params.yaml").read_text())["evaluate"] == {
+        "grid_images": 2,
+        "switching_median_guard": 0,
+    }
     assert all((clone / name).is_file() for name in OUTPUTS)
     assert UP_TO_DATE in run(["dvc", "status"], clone)
 
@@ -153,7 +157,7 @@ def experiments(show: list) -> dict[str, dict]:
 
 def test_a_queued_sweep_runs_every_value(tiny_run, tmp_path):
     work = copy_run(tiny_run, tmp_path / "work")
-    run(["dvc", "exp", "run", "--queue", "-S", "gan.adversarial_weight=0.01,0.1"], work)
+    run(["dvc", "exp", "run", "--queue", "-S", "evaluate.switching_median_guard=0,1"], work)
     run(["dvc", "queue", "start", "--jobs", "1"], work)
     deadline = time.monotonic() + 900
     while any(word in run(["dvc", "queue", "status"], work) for word in ("Queued", "Running")):
@@ -163,8 +167,7 @@ def test_a_queued_sweep_runs_every_value(tiny_run, tmp_path):
     assert status.count("Success") == 2, status
 
     found = experiments(run_json(["dvc", "exp", "show", "--json"], work))
-    weights = sorted(e["params"]["gan"]["adversarial_weight"] for e in found.values())
-    assert weights == [0.01, 0.1], found
-    for experiment in found.values():
-        psnr = experiment["metrics"]["data"]["gaussian_high"]["gan"]["psnr"]
-        assert psnr > 0
+    guards = sorted(e["params"]["evaluate"]["switching_median_guard"] for e in found.values())
+    assert guards == [0, 1], found
+    switching = [e["metrics"]["data"]["salt_pepper"]["switching_median"] for e in found.values()]
+    assert switching[0] != switching[1], "each experiment scores its own guard"
