@@ -221,3 +221,34 @@ def test_batch_size_below_one_is_a_usage_error(tmp_path, model_file, capsys):
         )
     assert exit_info.value.code == 2
     assert "--batch-size: must be at least 1" in capsys.readouterr().err
+
+
+@pytest.fixture
+def classifier_file(tmp_path) -> Path:
+    from fer_denoise.recognition import build_emotion_classifier
+
+    model = build_emotion_classifier(
+        (48, 48, 1), 7, width=2, blocks=1, batch_norm=False, dropout=0.0, flip=False, shift=0.0
+    )
+    path = tmp_path / "repo" / "models" / "classifier.keras"
+    path.parent.mkdir(parents=True)
+    model.save(path)
+    write_card(path, {"model": "emotion_classifier", "classes": ["angry"]})
+    (tmp_path / "repo" / "metrics").mkdir()
+    (tmp_path / "repo" / "metrics" / "recognition.json").write_text(
+        '{"clean": {"accuracy": 0.57, "macro_f1": 0.5}}'
+    )
+    return path
+
+
+def test_info_describes_the_emotion_classifier_and_denoise_refuses_it(
+    tmp_path, classifier_file, capsys
+):
+    assert main(["info", str(classifier_file)]) == 0
+    out = capsys.readouterr().out
+    assert '"accuracy": 0.57' in out and "size multiple" not in out
+
+    Image.fromarray(synthetic_faces(1)[0]).save(tmp_path / "face.png")
+    arguments = ["denoise", "--model", str(classifier_file), str(tmp_path / "face.png")]
+    assert main([*arguments, "--out", str(tmp_path / "out")]) == 2
+    assert "is not a denoiser" in capsys.readouterr().err

@@ -160,6 +160,13 @@ class Progress:
             print(file=sys.stderr)
 
 
+def size_multiple(model) -> int:
+    """The side lengths a U-Net accepts are multiples of 2 ** (its poolings)."""
+    import keras
+
+    return 2 ** sum(isinstance(layer, keras.layers.MaxPooling2D) for layer in model.layers)
+
+
 class Denoiser:
     """A saved model, rebuilt to accept any image size, applied in batches."""
 
@@ -169,6 +176,11 @@ class Denoiser:
         from fer_denoise.inference import load_model
 
         model = load_model(model_file)
+        if model.output_shape != model.input_shape:
+            raise UserError(
+                f"{model_file} is not a denoiser (it maps {model.input_shape[1:]} to "
+                f"{model.output_shape[1:]}); use models/<model>/<task>.keras"
+            )
         if model.input_shape[-1] != 1:
             raise UserError(
                 f"{model_file} expects {model.input_shape[-1]} channels; "
@@ -180,8 +192,7 @@ class Denoiser:
                 layer["config"]["batch_shape"] = (None, None, None, 1)
         self.model = keras.Model.from_config(config)
         self.model.set_weights(model.get_weights())
-        pools = sum(isinstance(layer, keras.layers.MaxPooling2D) for layer in model.layers)
-        self.multiple, self.batch_size = 2**pools, batch_size
+        self.multiple, self.batch_size = size_multiple(model), batch_size
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """Denoise a stack (N, H, W) of one size: pad to the multiple, predict, crop, clip."""
@@ -257,31 +268,39 @@ def command_noise(arguments: argparse.Namespace) -> int:
 
 
 def find_evaluation(model_file: Path, card: dict) -> dict | None:
-    """PrivateTest metrics of this model from metrics/evaluate.json, when the model sits in a
-    repository (models/<model>/<task>.keras) or the command runs in one."""
-    for root in (model_file.resolve().parents[2], Path.cwd()):
-        metrics = root / "metrics" / "evaluate.json"
+    """This model's PrivateTest scores, when the model sits in a repository (models/...) or the
+    command runs in one: a denoiser's from metrics/evaluate.json, the emotion classifier's on
+    clean faces from metrics/recognition.json."""
+    if card["model"] == "emotion_classifier":
+        name, keys = "recognition.json", ["clean"]
+    else:
+        name, keys = "evaluate.json", [card["task"], card["model"]]
+    folder = model_file.resolve().parent
+    repository = folder.parent if folder.name == "models" else folder.parent.parent
+    for root in (repository, Path.cwd()):
+        metrics = root / "metrics" / name
         if metrics.is_file():
-            scores = json.loads(metrics.read_text()).get(card["task"], {})
-            if card["model"] in scores:
-                return {"file": str(metrics), **scores[card["model"]]}
+            scores = json.loads(metrics.read_text())
+            for key in keys:
+                scores = scores.get(key, {})
+            if scores:
+                return {"file": str(metrics), **scores}
     return None
 
 
 def command_info(arguments: argparse.Namespace) -> int:
+    from fer_denoise.inference import load_model
     from fer_denoise.model_card import read_card
 
     model_file = arguments.model
-    denoiser = Denoiser(model_file, 1)
+    model = load_model(model_file)
     try:
         card = read_card(model_file)
     except (OSError, ValueError) as error:
         raise UserError(f"{model_file}: unreadable model card ({error})") from error
-    lines = [
-        f"file: {model_file}",
-        f"parameters: {denoiser.model.count_params():,}",
-        f"size multiple: {denoiser.multiple} (images are padded to it)",
-    ]
+    lines = [f"file: {model_file}", f"parameters: {model.count_params():,}"]
+    if model.output_shape == model.input_shape:
+        lines.append(f"size multiple: {size_multiple(model)} (images are padded to it)")
     if card is None:
         lines.append("no model card: this model was not trained by the fer-denoise pipeline")
     else:

@@ -38,10 +38,13 @@ def main() -> None:
         logits = classifier.predict(images[..., None], batch_size=BATCH, verbose=0)
         return recognition_scores(labels, np.argmax(logits, axis=-1))
 
-    results = {"clean": scores(to_float(prepared["images"][test]))}
-    table = ["label,task,model,accuracy,macro_f1"]
-    table.append(f"clean,clean,clean,{results['clean']['accuracy']},{results['clean']['macro_f1']}")
-    print(f"{'clean':>31}: accuracy {results['clean']['accuracy']:.4f}")
+    clean = scores(to_float(prepared["images"][test]))
+    results: dict = {"clean": clean}
+    table = [
+        "label,task,model,accuracy,macro_f1",
+        f"clean,,,{clean['accuracy']},{clean['macro_f1']}",
+    ]
+    print(f"{'clean':>31}: accuracy {clean['accuracy']:.4f}  macro-F1 {clean['macro_f1']:.4f}")
     for task in params["noise"]["tasks"]:
         stored = load_npz(noisy_path(task), ("spec", "test"), made_by=f"noise@{task}")
         noisy = to_float(stored["test"])
