@@ -209,24 +209,38 @@ class Denoiser:
 def run_in_batches(
     items: Iterator[Item], out: Path, transform, batch_size: int, progress: Progress
 ) -> int:
-    """Group consecutive same-size images into batches, transform them, write PNGs."""
+    """Group consecutive same-size images into batches, transform them, write PNGs.
+
+    A writer thread encodes one batch's PNGs while the next batch is transformed: PIL and the
+    backend both release the GIL, so the two overlap on two cores.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     written = 0
     batch: list[Item] = []
 
-    def flush() -> int:
-        results = transform(np.stack([item.image for item in batch]), batch)
+    def write(batch: list[Item], results: np.ndarray) -> None:
         for item, result in zip(batch, results, strict=True):
             write_png(out / item.output, result)
             progress.step()
-        batch.clear()
-        return len(results)
 
-    for item in items:
-        if batch and (item.image.shape != batch[0].image.shape or len(batch) == batch_size):
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        pending = []
+
+        def flush() -> int:
+            results = transform(np.stack([item.image for item in batch]), batch)
+            pending.append(writer.submit(write, list(batch), results))
+            batch.clear()
+            return len(results)
+
+        for item in items:
+            if batch and (item.image.shape != batch[0].image.shape or len(batch) == batch_size):
+                written += flush()
+            batch.append(item)
+        if batch:
             written += flush()
-        batch.append(item)
-    if batch:
-        written += flush()
+        for done in pending:
+            done.result()  # a failed write raises here
     progress.close()
     return written
 
