@@ -28,6 +28,7 @@ from tiny_repo import (
     run_json,
 )
 
+from fer_denoise.fer2013 import EMOTIONS
 from fer_denoise.model_card import read_card
 
 pytestmark = pytest.mark.e2e
@@ -71,6 +72,9 @@ def test_repro_scores_recognition_on_clean_noisy_and_every_restored_set(repo):
     assert all(0.0 <= s[k] <= 1.0 for s in values for k in ("accuracy", "macro_f1"))
     rows = (repo / "plots/recognition.csv").read_text().splitlines()
     assert rows[0] == "label,task,model,accuracy,macro_f1" and len(rows) == len(values) + 1
+    confusion = (repo / "plots/confusion.csv").read_text().splitlines()
+    assert confusion[0] == "actual,predicted" and len(confusion) == 1 + TINY_CSV["per_split"]
+    assert {cell for row in confusion[1:] for cell in row.split(",")} <= set(EMOTIONS)
     card = read_card(repo / "models/classifier.keras")
     assert card["model"] == "emotion_classifier" and len(card["classes"]) == 7
     assert 0.0 <= card["validation"]["val_accuracy"] <= 1.0

@@ -3,7 +3,8 @@ PrivateTest faces clean, with each task's noise, and as each denoiser (and the c
 baseline) restores them; accuracy and macro-F1 for each.
 
 Writes metrics/recognition.json (clean, and task -> model -> accuracy, macro_f1; in git, for
-`dvc metrics diff`) and plots/recognition.csv (the accuracy bar chart).
+`dvc metrics diff`), plots/recognition.csv (the accuracy bar chart) and plots/confusion.csv
+(true and predicted emotion of each clean face, for DVC's confusion matrix).
 """
 
 import json
@@ -13,6 +14,7 @@ import numpy as np
 
 from fer_denoise.baselines import classical_baseline
 from fer_denoise.errors import run_stage
+from fer_denoise.fer2013 import EMOTIONS
 from fer_denoise.files import atomic_path, load_npz, write_json
 from fer_denoise.inference import load_model
 from fer_denoise.noise import to_float
@@ -25,6 +27,7 @@ from fer_denoise.stages.prepare import PREPARED
 
 METRICS = Path("metrics/recognition.json")
 ACCURACY_TABLE = Path("plots/recognition.csv")
+CONFUSION_TABLE = Path("plots/confusion.csv")
 
 
 def main() -> None:
@@ -34,11 +37,15 @@ def main() -> None:
     labels = prepared["labels"][test]
     classifier = load_model(CLASSIFIER)
 
-    def scores(images: np.ndarray) -> dict[str, float]:
+    def classify(images: np.ndarray) -> np.ndarray:
         logits = classifier.predict(images[..., None], batch_size=BATCH, verbose=0)
-        return recognition_scores(labels, np.argmax(logits, axis=-1))
+        return np.argmax(logits, axis=-1)
 
-    clean = scores(to_float(prepared["images"][test]))
+    def scores(images: np.ndarray) -> dict[str, float]:
+        return recognition_scores(labels, classify(images))
+
+    predicted = classify(to_float(prepared["images"][test]))
+    clean = recognition_scores(labels, predicted)
     results: dict = {"clean": clean}
     table = [
         "label,task,model,accuracy,macro_f1",
@@ -66,7 +73,10 @@ def main() -> None:
     write_json(METRICS, results)
     with atomic_path(ACCURACY_TABLE) as tmp:
         tmp.write_text("\n".join(table) + "\n")
-    print(f"wrote {METRICS}, {ACCURACY_TABLE}")
+    with atomic_path(CONFUSION_TABLE) as tmp:
+        pairs = (f"{EMOTIONS[a]},{EMOTIONS[b]}" for a, b in zip(labels, predicted, strict=True))
+        tmp.write_text("\n".join(["actual,predicted", *pairs]) + "\n")
+    print(f"wrote {METRICS}, {ACCURACY_TABLE}, {CONFUSION_TABLE}")
 
 
 if __name__ == "__main__":
