@@ -75,6 +75,8 @@ def test_repro_scores_recognition_on_clean_noisy_and_every_restored_set(repo):
     confusion = (repo / "plots/confusion.csv").read_text().splitlines()
     assert confusion[0] == "actual,predicted" and len(confusion) == 1 + TINY_CSV["per_split"]
     assert {cell for row in confusion[1:] for cell in row.split(",")} <= set(EMOTIONS)
+    report = (repo / "metrics/README.md").read_text()
+    assert all(f"| {task} |" in report for task in TASKS) and "attention_unet" in report
     card = read_card(repo / "models/classifier.keras")
     assert card["model"] == "emotion_classifier" and len(card["classes"]) == 7
     assert 0.0 <= card["validation"]["val_accuracy"] <= 1.0

@@ -1,0 +1,29 @@
+"""The generated results page, from metrics JSON alone."""
+
+from fer_denoise.stages.report import render
+
+
+def test_the_report_tables_every_model_and_bolds_the_best_restoration():
+    evaluation = {
+        "gaussian": {
+            "noisy": {"psnr": 40.0, "ssim": 0.9},  # the noisy input is never "best"
+            "median_3x3": {"psnr": 25.0, "ssim": 0.8},
+            "unet": {"psnr": 30.123, "ssim": 0.95},
+        },
+        "salt_pepper": {
+            "noisy": {"psnr": 15.0, "ssim": 0.5},
+            "switching_median": {"psnr": 28.0, "ssim": 0.97},
+        },
+    }
+    recognition = {
+        "clean": {"accuracy": 0.6, "macro_f1": 0.5},
+        "gaussian": {
+            "noisy": {"accuracy": 0.5, "macro_f1": 0.4},
+            "unet": {"accuracy": 0.55, "macro_f1": 0.45},
+        },
+    }
+    text = render(evaluation, recognition)
+    assert "| task | noisy | median_3x3 | unet | switching_median |" in text
+    assert "| gaussian | 40.00 / 0.900 | 25.00 / 0.800 | **30.12 / 0.950** | - |" in text
+    assert "| salt_pepper | 15.00 / 0.500 | - | - | **28.00 / 0.970** |" in text
+    assert "60.00% / 0.500" in text and "| gaussian | 50.00 / 0.400 | **55.00 / 0.450** |" in text
