@@ -82,6 +82,24 @@ def test_repro_scores_recognition_on_clean_noisy_and_every_restored_set(repo):
     assert 0.0 <= card["validation"]["val_accuracy"] <= 1.0
 
 
+def test_repro_analyses_edges_emotions_worst_faces_and_noise_levels(repo):
+    analysis = json.loads((repo / "metrics/analysis.json").read_text())
+    evaluated = json.loads((repo / "metrics/evaluate.json").read_text())
+    for task in TASKS:
+        assert set(analysis[task]) == set(evaluated[task])
+        for model, scores in analysis[task].items():
+            assert all(
+                math.isfinite(scores[r][k]) for r in ("edge", "flat") for k in ("psnr", "ssim")
+            )
+            assert set(scores["emotion"]) <= set(EMOTIONS) and len(scores["robustness"]) == 3
+            if model != "noisy":
+                assert (repo / f"plots/worst/{task}_{model}.png").stat().st_size > 1000
+        # Stronger noise, lower PSNR of the noisy input: the levels really differ.
+        curve = list(analysis[task]["noisy"]["robustness"].values())
+        assert curve == sorted(curve, reverse=True) and curve[0] > curve[-1]
+    assert (repo / "plots/robustness.png").stat().st_size > 1000
+
+
 def test_each_curriculum_stage_depends_on_the_model_it_starts_from(repo):
     edges = set(re.findall(r'"(\S+)" -> "(\S+)";', run(["dvc", "dag", "--dot"], repo)))
     chain = [

@@ -50,8 +50,13 @@ def switching_median(images: np.ndarray, guard: int) -> np.ndarray:
     return restored
 
 
+def baseline_name(noise_type: str) -> str:
+    """The name, in the metrics, of the classical filter that suits a noise type."""
+    return "switching_median" if noise_type == "salt_pepper" else "median_3x3"
+
+
 def classical_baseline(noise_type: str, images: np.ndarray, guard: int) -> tuple[str, np.ndarray]:
     """The baseline that suits a noise type, with its name for the metrics."""
     if noise_type == "salt_pepper":
-        return "switching_median", switching_median(images, guard)
-    return "median_3x3", median_3x3(images)
+        return baseline_name(noise_type), switching_median(images, guard)
+    return baseline_name(noise_type), median_3x3(images)

@@ -126,6 +126,15 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "flip": Field(bool),
         "shift": Field(float, low=0.0, high=0.5),
     },
+    "analysis": {
+        "edge_fraction": Field(float, low=0.0, low_open=True, high=1.0),
+        "flat_fraction": Field(float, low=0.0, low_open=True, high=1.0),
+        "worst_images": Field(int, low=1, high=64),
+        "robustness_images": Field(int, low=1),
+        "noise_scale_min": Field(float, low=0.0, low_open=True, high=10.0),
+        "noise_scale_max": Field(float, low=0.0, low_open=True, high=10.0),
+        "noise_levels": Field(int, low=1, high=50),
+    },
     "evaluate": {
         "grid_images": Field(int, low=1, high=64),
         "switching_median_guard": Field(int, low=0, high=8),

@@ -1,4 +1,4 @@
-"""Figures for people: noisy / denoised / clean image grids."""
+"""Figures for people: noisy / denoised / clean image grids, and curves."""
 
 from pathlib import Path
 
@@ -34,6 +34,24 @@ def save_grid(path: Path, clean: np.ndarray, columns: dict[str, np.ndarray], tit
             if scores is not None:
                 axis.set_xlabel(f"{scores[row]:.1f} dB", fontsize=7)
     figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=100)
+    plt.close(figure)
+
+
+def save_curves(path: Path, panels: dict[str, dict[str, list]], marks: dict[str, float], labels):
+    """One panel per key of `panels`, one line per series of (x, y) points; a dashed vertical
+    line at `marks[panel]`. `labels` are the x and y axis titles."""
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for axis, (title, series) in zip(axes[0], panels.items(), strict=True):
+        for name, points in series.items():
+            axis.plot(*zip(*points, strict=True), "o-", label=name)
+        axis.axvline(marks[title], color="gray", linestyle="--", linewidth=1)
+        axis.set_title(title, fontsize=9)
+        axis.set_xlabel(labels[0], fontsize=8)
+        axis.set_ylabel(labels[1], fontsize=8)
+        axis.legend(fontsize=7)
     figure.tight_layout()
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=100)
