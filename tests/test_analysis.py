@@ -5,9 +5,9 @@ import pytest
 
 from fer_denoise.analysis import (
     edge_and_flat_masks,
-    masked_scores,
     mean_by_label,
     noise_level,
+    region_scores,
     scaled_noise,
 )
 
@@ -32,8 +32,8 @@ def test_an_error_on_flat_pixels_only_leaves_the_edge_scores_perfect():
     clean = step_faces(3)
     edge, flat = edge_and_flat_masks(clean, edge_fraction=0.04, flat_fraction=0.5)
     estimate = clean + 0.05 * flat
-    edge_scores = masked_scores(clean, estimate, edge)
-    flat_scores = masked_scores(clean, estimate, flat)
+    scores = region_scores(clean, estimate, {"edge": edge, "flat": flat})
+    edge_scores, flat_scores = scores["edge"], scores["flat"]
     assert edge_scores["psnr"] == 100.0  # MSE floored: an exact restoration
     assert flat_scores["psnr"] == pytest.approx(10 * np.log10(1 / 0.05**2), abs=1e-3)
     assert flat_scores["ssim"] < edge_scores["ssim"]

@@ -22,8 +22,22 @@ def test_the_report_tables_every_model_and_bolds_the_best_restoration():
             "unet": {"accuracy": 0.55, "macro_f1": 0.45},
         },
     }
-    text = render(evaluation, recognition)
+    region = {"psnr": 30.0, "ssim": 0.9}
+    analysis = {
+        "gaussian": {
+            "noisy": {"edge": region, "flat": region, "emotion": {"happy": 28.0}},
+            "unet": {
+                "edge": {"psnr": 31.0, "ssim": 0.9},
+                "flat": {"psnr": 33.0, "ssim": 0.95},
+                "emotion": {"happy": 32.0, "sad": 31.5},
+            },
+        }
+    }
+    text = render(evaluation, recognition, analysis)
     assert "| task | noisy | median_3x3 | unet | switching_median |" in text
     assert "| gaussian | 40.00 / 0.900 | 25.00 / 0.800 | **30.12 / 0.950** | - |" in text
     assert "| salt_pepper | 15.00 / 0.500 | - | - | **28.00 / 0.970** |" in text
     assert "60.00% / 0.500" in text and "| gaussian | 50.00 / 0.400 | **55.00 / 0.450** |" in text
+    assert "| gaussian | 30.00 / 30.00 | **31.00 / 33.00** |" in text
+    assert "## PSNR (dB) per emotion: gaussian" in text
+    assert "| happy | 28.00 | **32.00** |" in text and "| sad | - | **31.50** |" in text

@@ -31,20 +31,25 @@ def edge_and_flat_masks(
     return edge, flat
 
 
-def masked_scores(clean: np.ndarray, estimate: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    """Per-image mean PSNR over the masked pixels, and SSIM: the mean of skimage's SSIM map
-    over the masked pixels inside its valid region."""
+def region_scores(
+    clean: np.ndarray, estimate: np.ndarray, masks: dict[str, np.ndarray]
+) -> dict[str, dict[str, float]]:
+    """For each named mask: the per-image mean PSNR over its pixels, and SSIM as the mean of
+    skimage's SSIM map over its pixels inside the map's valid region (computed once)."""
     clean, estimate = clean.astype(np.float64), estimate.astype(np.float64)
-    counts = mask.sum(axis=(1, 2))
-    mse = (((clean - estimate) ** 2) * mask).sum(axis=(1, 2)) / counts
-    psnr = 10.0 * np.log10(1.0 / np.maximum(mse, MSE_FLOOR))
+    squared_error = (clean - estimate) ** 2
     _, ssim_map = structural_similarity(clean, estimate, data_range=1.0, channel_axis=0, full=True)
     inner = (slice(None), slice(SSIM_BORDER, -SSIM_BORDER), slice(SSIM_BORDER, -SSIM_BORDER))
-    inner_mask = mask[inner]
-    ssim = (ssim_map[inner] * inner_mask).sum(axis=(1, 2)) / np.maximum(
-        inner_mask.sum(axis=(1, 2)), 1
-    )
-    return {"psnr": round(float(psnr.mean()), 4), "ssim": round(float(ssim.mean()), 5)}
+    scores = {}
+    for name, mask in masks.items():
+        mse = (squared_error * mask).sum(axis=(1, 2)) / mask.sum(axis=(1, 2))
+        psnr = 10.0 * np.log10(1.0 / np.maximum(mse, MSE_FLOOR))
+        inner_mask = mask[inner]
+        ssim = (ssim_map[inner] * inner_mask).sum(axis=(1, 2)) / np.maximum(
+            inner_mask.sum(axis=(1, 2)), 1
+        )
+        scores[name] = {"psnr": round(float(psnr.mean()), 4), "ssim": round(float(ssim.mean()), 5)}
+    return scores
 
 
 def mean_by_label(values: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> dict:

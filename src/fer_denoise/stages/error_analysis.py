@@ -16,15 +16,16 @@ import numpy as np
 
 from fer_denoise.analysis import (
     edge_and_flat_masks,
-    masked_scores,
     mean_by_label,
     noise_level,
+    region_scores,
     scaled_noise,
 )
 from fer_denoise.baselines import baseline_name, classical_baseline
 from fer_denoise.errors import run_stage
 from fer_denoise.fer2013 import EMOTIONS
 from fer_denoise.files import load_npz, write_json
+from fer_denoise.inference import load_model
 from fer_denoise.metrics import psnr_per_image
 from fer_denoise.noise import add_noise, task_rng, to_float
 from fer_denoise.params import load_params
@@ -46,8 +47,9 @@ def restorers(params: dict, task: str, noise_type: str) -> dict:
         "noisy": lambda noisy: noisy,
         baseline_name(noise_type): lambda noisy: classical_baseline(noise_type, noisy, guard)[1],
     }
-    for model, path in trained_models(params, task).items():
-        functions[model] = lambda noisy, path=path: denoise(path, noisy)
+    for name, path in trained_models(params, task).items():
+        model = load_model(path)  # once: the stage runs it at every noise level
+        functions[name] = lambda noisy, model=model: denoise(model, noisy)
     return functions
 
 
@@ -87,8 +89,7 @@ def main() -> None:
             ]
             curves[task][name] = curve
             results[task][name] = {
-                "edge": masked_scores(clean, restored, edge),
-                "flat": masked_scores(clean, restored, flat),
+                **region_scores(clean, restored, {"edge": edge, "flat": flat}),
                 "emotion": mean_by_label(psnr, labels, EMOTIONS),
                 "robustness": {f"{level:g}": value for level, value in curve},
             }

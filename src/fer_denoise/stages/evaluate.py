@@ -8,6 +8,7 @@ plots/psnr.csv (the bar chart) and plots/grids/<task>.png (noisy / denoised / cl
 import json
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from fer_denoise.baselines import classical_baseline
@@ -36,9 +37,9 @@ def trained_models(params: dict, task: str) -> dict[str, Path]:
     return models
 
 
-def denoise(path: Path, noisy: np.ndarray) -> np.ndarray:
-    """Run a saved model on float images (N, H, W); outputs clipped to [0, 1]."""
-    output = load_model(path).predict(noisy[..., None], batch_size=BATCH, verbose=0)
+def denoise(model: keras.Model, noisy: np.ndarray) -> np.ndarray:
+    """Run a model on float images (N, H, W); outputs clipped to [0, 1]."""
+    output = model.predict(noisy[..., None], batch_size=BATCH, verbose=0)
     return np.clip(output[..., 0], 0.0, 1.0)
 
 
@@ -66,7 +67,7 @@ def main() -> None:
         )
         outputs[baseline] = restored
         for model, path in trained_models(params, task).items():
-            outputs[model] = denoise(path, noisy)
+            outputs[model] = denoise(load_model(path), noisy)
         results[task] = {name: summarize(clean, images) for name, images in outputs.items()}
         for name, scores in results[task].items():
             table.append(f"{task} / {name},{task},{name},{scores['psnr']},{scores['ssim']}")

@@ -62,7 +62,7 @@ def main() -> None:
         )
         results[task] = {"noisy": scores(noisy), baseline: scores(restored)}
         for model, path in trained_models(params, task).items():
-            results[task][model] = scores(denoise(path, noisy))
+            results[task][model] = scores(denoise(load_model(path), noisy))
         for name, score in results[task].items():
             table.append(f"{task} / {name},{task},{name},{score['accuracy']},{score['macro_f1']}")
             print(
