@@ -19,9 +19,8 @@ def save_grid(path: Path, clean: np.ndarray, columns: dict[str, np.ndarray], tit
     """
     names = [*columns, "clean"]
     rows = len(clean)
-    figure, axes = plt.subplots(
-        rows, len(names), figsize=(1.6 * len(names), 1.7 * rows + 0.4), squeeze=False
-    )
+    height = 1.7 * rows + 0.5
+    figure, axes = plt.subplots(rows, len(names), figsize=(1.6 * len(names), height), squeeze=False)
     for column, name in enumerate(names):
         images = clean if name == "clean" else columns[name]
         scores = None if name == "clean" else psnr_per_image(clean, images)
@@ -34,7 +33,7 @@ def save_grid(path: Path, clean: np.ndarray, columns: dict[str, np.ndarray], tit
             if scores is not None:
                 axis.set_xlabel(f"{scores[row]:.1f} dB", fontsize=7)
     figure.suptitle(title, fontsize=9)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.4 / height))  # the title keeps its own band
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=100)
     plt.close(figure)
