@@ -1,6 +1,17 @@
 import numpy as np
+import pytest
 
-from fer_denoise.baselines import classical_baseline, impulse_mask, median_3x3, switching_median
+from fer_denoise.baselines import (
+    TUNED_FILTERS,
+    apply_filter,
+    classical_baseline,
+    impulse_mask,
+    median_3x3,
+    noise_sigma,
+    switching_median,
+    tune,
+)
+from fer_denoise.metrics import psnr_per_image
 
 
 def smooth_image() -> np.ndarray:
@@ -37,3 +48,45 @@ def test_the_baseline_suits_the_noise_type():
     image = smooth_image()
     assert classical_baseline("salt_pepper", image, 3)[0] == "switching_median"
     assert classical_baseline("gaussian", image, 3)[0] == "median_3x3"
+
+
+def faces_with_noise(sigma: float, count: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Smooth synthetic 'faces' (a gradient with a bright disc) and a Gaussian-noised copy."""
+    y, x = np.mgrid[0:48, 0:48]
+    disc = ((y - 24) ** 2 + (x - 24) ** 2 < 12**2).astype(np.float32)
+    rng = np.random.default_rng(0)
+    clean = np.stack([0.2 + 0.3 * (x + y) / 94 + (0.2 + 0.1 * i) * disc for i in range(count)])
+    noisy = np.clip(clean + rng.normal(0, sigma, clean.shape), 0, 1).astype(np.float32)
+    return clean.astype(np.float32), noisy
+
+
+def test_the_blind_sigma_estimate_follows_the_noise():
+    _, noisy = faces_with_noise(0.1, count=1)
+    assert noise_sigma(noisy[0]) == pytest.approx(0.1, rel=0.2)
+    assert noise_sigma(np.full((48, 48), 0.5)) > 0  # a flat image must not give sigma 0
+
+
+@pytest.mark.parametrize("name", sorted(TUNED_FILTERS))
+def test_each_tuned_filter_improves_gaussian_noise_and_keeps_the_shape(name):
+    clean, noisy = faces_with_noise(0.1, count=2)
+    setting = {"gaussian_blur": 1.0, "tv_chambolle": 0.1}.get(name, 1.0)
+    restored = apply_filter(name, noisy, setting)
+    assert restored.shape == noisy.shape and restored.dtype == np.float32
+    assert restored.min() >= 0 and restored.max() <= 1
+    assert psnr_per_image(clean, restored).mean() > psnr_per_image(clean, noisy).mean() + 2
+
+
+def test_tuning_picks_the_setting_with_the_best_psnr_and_reports_every_one():
+    clean, noisy = faces_with_noise(0.1)
+    chosen, scores = tune("gaussian_blur", [0.01, 1.0, 6.0], noisy, clean)
+    assert list(scores) == [0.01, 1.0, 6.0]
+    assert chosen == 1.0 and scores[1.0] == max(scores.values())
+    restored = apply_filter("gaussian_blur", noisy, 1.0)
+    assert scores[1.0] == pytest.approx(psnr_per_image(clean, restored).mean())
+
+
+def test_progress_is_reported_after_every_face():
+    _, noisy = faces_with_noise(0.05)
+    seen = []
+    apply_filter("tv_chambolle", noisy, 0.1, progress=seen.append)
+    assert seen == [1, 2, 3]

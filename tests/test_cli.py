@@ -9,7 +9,7 @@ import pytest
 from conftest import png_bytes, synthetic_faces, write_fer_csv
 from PIL import Image
 
-from fer_denoise.cli import Denoiser, main
+from fer_denoise.cli import Denoiser, Item, Progress, main, run_in_batches
 from fer_denoise.model_card import write_card
 from fer_denoise.models import build_model
 from fer_denoise.noise import add_noise, task_rng, to_float, to_uint8
@@ -252,3 +252,31 @@ def test_info_describes_the_emotion_classifier_and_denoise_refuses_it(
     arguments = ["denoise", "--model", str(classifier_file), str(tmp_path / "face.png")]
     assert main([*arguments, "--out", str(tmp_path / "out")]) == 2
     assert "is not a denoiser" in capsys.readouterr().err
+
+
+def test_batches_wait_for_the_writer_so_memory_stays_bounded(tmp_path, monkeypatch):
+    """When batch k is transformed, every image of batch k - 2 is already written, even when
+    writing is far slower than transforming."""
+    import time
+
+    import fer_denoise.cli
+
+    write_png = fer_denoise.cli.write_png
+    monkeypatch.setattr(
+        fer_denoise.cli, "write_png", lambda *args: (time.sleep(0.01), write_png(*args))
+    )
+    progress = Progress("written")
+    items = (
+        Item(f"face{index}", Path(f"face{index}.png"), np.full((8, 8), index / 40, np.float32))
+        for index in range(40)
+    )
+    written_before = []
+
+    def transform(images, batch):
+        written_before.append(progress.done)
+        return images
+
+    assert run_in_batches(items, tmp_path, transform, 4, progress) == 40
+    assert len(written_before) == 10
+    assert all(written_before[k] >= 4 * (k - 1) for k in range(10))
+    assert len(list(tmp_path.glob("*.png"))) == 40

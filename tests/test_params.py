@@ -51,6 +51,11 @@ def test_the_committed_params_are_valid():
         ("gan.label_smoothing", 0.9, "`gan.label_smoothing` must be a number >= 0.0 and <= 0.5"),
         ("classifier.dropout", 1.0, "`classifier.dropout` must be a number >= 0.0 and <= 0.9"),
         ("classifier.width", 0, "`classifier.width` must be an integer >= 1"),
+        ("baselines.bm3d", [], "`baselines.bm3d` must be a non-empty list of positive numbers"),
+        ("baselines.bm3d", [1.0, 0], "`baselines.bm3d` must be a non-empty list"),
+        ("baselines.nl_means", 0.8, "`baselines.nl_means` must be a non-empty list"),
+        ("baselines.wavelet", [True], "`baselines.wavelet` must be a non-empty list"),
+        ("baselines.bm3d_images", 0, "`baselines.bm3d_images` must be an integer >= 1"),
     ],
 )
 def test_bad_values_name_the_key_and_the_fix(path, value, message):
@@ -61,6 +66,13 @@ def test_bad_values_name_the_key_and_the_fix(path, value, message):
 
 def test_an_integer_is_accepted_where_a_number_is_expected():
     assert validate(with_change("noise.factor", 1))["noise"]["factor"] == 1.0
+    assert validate(with_change("baselines.bm3d", [1, 1.5]))["baselines"]["bm3d"] == [1.0, 1.5]
+
+
+def test_every_tuned_filter_has_a_grid_in_params():
+    from fer_denoise.baselines import TUNED_FILTERS
+
+    assert set(TUNED_FILTERS) <= set(validate(DEFAULTS)["baselines"])
 
 
 def test_unknown_section_and_bad_yaml_are_errors(tmp_path):

@@ -33,9 +33,21 @@ def test_the_report_tables_every_model_and_bolds_the_best_restoration():
             },
         }
     }
-    text = render(evaluation, recognition, analysis)
+    filters = {
+        "gaussian": {
+            "tv_chambolle": {"psnr": 26.0, "ssim": 0.85, "weight": 0.1, "images": 100},
+            "bm3d": {"psnr": 27.5, "ssim": 0.88, "sigma_scale": 0.8, "images": 20},
+        }
+    }
+    evaluation["gaussian"] |= filters["gaussian"]  # evaluate.json repeats them
+    text = render(evaluation, recognition, analysis, filters)
     assert "| task | noisy | median_3x3 | unet | switching_median |" in text
     assert "| gaussian | 40.00 / 0.900 | 25.00 / 0.800 | **30.12 / 0.950** | - |" in text
+    assert "| task | tv_chambolle | bm3d |" in text  # the filters have a table of their own
+    assert (
+        "| gaussian | 26.00 / 0.850 (weight 0.1) | **27.50 / 0.880 (sigma_scale 0.8, 20 faces)** |"
+        in text
+    )
     assert "| salt_pepper | 15.00 / 0.500 | - | - | **28.00 / 0.970** |" in text
     assert "60.00% / 0.500" in text and "| gaussian | 50.00 / 0.400 | **55.00 / 0.450** |" in text
     assert "| gaussian | 30.00 / 30.00 | **31.00 / 33.00** |" in text

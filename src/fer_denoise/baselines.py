@@ -1,10 +1,28 @@
-"""Classical denoisers the learned models must beat, on stacks of float images in [0, 1]."""
+"""Classical denoisers the learned models must beat, on stacks of float images in [0, 1].
 
+Two kinds: the fixed filter that suits each noise type (`classical_baseline`: 3x3 median or
+switching median), and the tuned filters (`TUNED_FILTERS`), each with one setting that the
+`baselines` stage picks on PublicTest from a grid in params.yaml.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import bm3d
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.ndimage import median_filter
+from scipy.ndimage import gaussian_filter, median_filter
+from skimage.restoration import (
+    denoise_nl_means,
+    denoise_tv_chambolle,
+    denoise_wavelet,
+    estimate_sigma,
+)
+
+from fer_denoise.metrics import psnr_per_image
 
 CHUNK = 512  # images per pass of the switching median, to bound memory
+SIGMA_FLOOR = 1e-3  # a flat image estimates sigma 0, which the sigma-driven filters reject
 
 
 def median_3x3(images: np.ndarray) -> np.ndarray:
@@ -60,3 +78,83 @@ def classical_baseline(noise_type: str, images: np.ndarray, guard: int) -> tuple
     if noise_type == "salt_pepper":
         return baseline_name(noise_type), switching_median(images, guard)
     return baseline_name(noise_type), median_3x3(images)
+
+
+def noise_sigma(image: np.ndarray) -> float:
+    """One image's noise sigma, estimated blind (robust median of its finest wavelet details),
+    so that no filter is told the noise it faces."""
+    return max(float(estimate_sigma(image)), SIGMA_FLOOR)
+
+
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    return gaussian_filter(image, sigma, mode="reflect")
+
+
+def tv_chambolle(image: np.ndarray, weight: float) -> np.ndarray:
+    return denoise_tv_chambolle(image, weight=weight)
+
+
+def wavelet(image: np.ndarray, sigma_scale: float) -> np.ndarray:
+    """BayesShrink soft thresholding, with the estimated sigma times `sigma_scale`."""
+    return denoise_wavelet(
+        image, sigma=sigma_scale * noise_sigma(image), method="BayesShrink", mode="soft"
+    )
+
+
+def nl_means(image: np.ndarray, h_scale: float) -> np.ndarray:
+    """Non-local means over 5x5 patches within 13x13, filter strength h = h_scale * sigma."""
+    sigma = noise_sigma(image)
+    return denoise_nl_means(
+        image, h=h_scale * sigma, sigma=sigma, patch_size=5, patch_distance=6, fast_mode=True
+    )
+
+
+def bm3d_filter(image: np.ndarray, sigma_scale: float) -> np.ndarray:
+    """BM3D (the `bm3d` package) with sigma_psd = the estimated sigma times `sigma_scale`."""
+    return bm3d.bm3d(image, sigma_psd=sigma_scale * noise_sigma(image))
+
+
+@dataclass(frozen=True)
+class TunedFilter:
+    """A classical filter with one setting, chosen per task on PublicTest."""
+
+    apply: Callable[[np.ndarray, float], np.ndarray]  # one image (H, W) and the setting
+    setting: str  # the setting's name in params.yaml's comments and in the metrics
+    noise_types: tuple[str, ...]  # the noise types it runs on
+
+
+TUNED_FILTERS: dict[str, TunedFilter] = {
+    "gaussian_blur": TunedFilter(gaussian_blur, "sigma", ("gaussian", "salt_pepper")),
+    "tv_chambolle": TunedFilter(tv_chambolle, "weight", ("gaussian", "salt_pepper")),
+    "wavelet": TunedFilter(wavelet, "sigma_scale", ("gaussian", "salt_pepper")),
+    "nl_means": TunedFilter(nl_means, "h_scale", ("gaussian", "salt_pepper")),
+    # About 0.7 s a face on 2 cores, and built for Gaussian noise: Gaussian tasks, on a subset.
+    "bm3d": TunedFilter(bm3d_filter, "sigma_scale", ("gaussian",)),
+}
+
+
+def apply_filter(
+    name: str, images: np.ndarray, setting: float, progress: Callable[[int], None] | None = None
+) -> np.ndarray:
+    """A tuned filter on each image of a stack (N, H, W); float32 in [0, 1].
+
+    `progress(done)` is called after each image, for the slow filters.
+    """
+    restored = np.empty(images.shape, np.float32)
+    for index, image in enumerate(images):
+        restored[index] = TUNED_FILTERS[name].apply(image.astype(np.float64), setting)
+        if progress:
+            progress(index + 1)
+    return np.clip(restored, 0.0, 1.0)
+
+
+def tune(
+    name: str, grid: list[float], noisy: np.ndarray, clean: np.ndarray
+) -> tuple[float, dict[float, float]]:
+    """The setting from `grid` with the highest mean PSNR on (noisy, clean), and every
+    setting's mean PSNR. Ties go to the first setting in the grid."""
+    scores = {
+        setting: float(psnr_per_image(clean, apply_filter(name, noisy, setting)).mean())
+        for setting in grid
+    }
+    return max(scores, key=scores.get), scores

@@ -212,12 +212,14 @@ def run_in_batches(
     """Group consecutive same-size images into batches, transform them, write PNGs.
 
     A writer thread encodes one batch's PNGs while the next batch is transformed: PIL and the
-    backend both release the GIL, so the two overlap on two cores.
+    backend both release the GIL, so the two overlap on two cores. At most one batch waits for
+    the writer, so memory stays bounded however many images there are.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     written = 0
     batch: list[Item] = []
+    writing: Future | None = None
 
     def write(batch: list[Item], results: np.ndarray) -> None:
         for item, result in zip(batch, results, strict=True):
@@ -225,11 +227,13 @@ def run_in_batches(
             progress.step()
 
     with ThreadPoolExecutor(max_workers=1) as writer:
-        pending = []
 
         def flush() -> int:
+            nonlocal writing
             results = transform(np.stack([item.image for item in batch]), batch)
-            pending.append(writer.submit(write, list(batch), results))
+            if writing:
+                writing.result()  # the previous batch is written (a failed write raises here)
+            writing = writer.submit(write, list(batch), results)
             batch.clear()
             return len(results)
 
@@ -239,8 +243,8 @@ def run_in_batches(
             batch.append(item)
         if batch:
             written += flush()
-        for done in pending:
-            done.result()  # a failed write raises here
+        if writing:
+            writing.result()
     progress.close()
     return written
 

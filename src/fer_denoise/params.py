@@ -59,6 +59,26 @@ class Field:
         return text + (" or null" if self.nullable else "")
 
 
+@dataclass(frozen=True)
+class Grid:
+    """A non-empty list of positive numbers: the settings a tuned filter is tried with."""
+
+    required: bool = True
+
+    def check(self, key: str, value: Any) -> list[float]:
+        numbers = (
+            isinstance(value, list)
+            and value
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        )
+        if not numbers or min(value) <= 0:
+            raise _error(key, f"must be {self.describe()}, got {value!r}")
+        return [float(v) for v in value]
+
+    def describe(self) -> str:
+        return "a non-empty list of positive numbers, such as [0.5, 1.0]"
+
+
 NOISE_TYPES: dict[str, dict[str, Field]] = {
     "gaussian": {
         "type": Field(str),
@@ -71,7 +91,7 @@ NOISE_TYPES: dict[str, dict[str, Field]] = {
     },
 }
 
-SCHEMA: dict[str, dict[str, Field]] = {
+SCHEMA: dict[str, dict[str, Field | Grid]] = {
     "data": {
         "source": Field(str),
         "md5": Field(str, nullable=True),
@@ -135,6 +155,15 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "noise_scale_max": Field(float, low=0.0, low_open=True, high=10.0),
         "noise_levels": Field(int, low=1, high=50),
     },
+    "baselines": {
+        "tune_images": Field(int, low=1),
+        "bm3d_images": Field(int, low=1),
+        "gaussian_blur": Grid(),
+        "tv_chambolle": Grid(),
+        "wavelet": Grid(),
+        "nl_means": Grid(),
+        "bm3d": Grid(),
+    },
     "evaluate": {
         "grid_images": Field(int, low=1, high=64),
         "switching_median_guard": Field(int, low=0, high=8),
@@ -164,7 +193,7 @@ def _error(key: str, problem: str) -> UserError:
     )
 
 
-def _check_section(prefix: str, values: Any, fields: dict[str, Field]) -> dict[str, Any]:
+def _check_section(prefix: str, values: Any, fields: dict[str, Field | Grid]) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise _error(prefix, f"must be a mapping of keys, got {values!r}")
     unknown = sorted(set(values) - set(fields))

@@ -1,8 +1,10 @@
 """Stage `evaluate`: every task's PrivateTest noisy set through the noisy input, the classical
-baseline, the U-Net, the Attention U-Net and the GAN; per-image mean PSNR / SSIM / MSE.
+baseline, the U-Net, the Attention U-Net and the GAN; per-image mean PSNR / SSIM / MSE, with the
+tuned filters of the `baselines` stage beside them.
 
 Writes metrics/evaluate.json (task -> model -> psnr, ssim, mse; in git, for `dvc metrics diff`),
-plots/psnr.csv (the bar chart) and plots/grids/<task>.png (noisy / denoised / clean examples).
+plots/psnr.csv (the bar chart), plots/per_image.csv (each face's PSNR, a scatter against the
+noisy input's) and plots/grids/<task>.png (noisy / denoised / clean examples).
 """
 
 import json
@@ -12,19 +14,22 @@ import keras
 import numpy as np
 
 from fer_denoise.baselines import classical_baseline
-from fer_denoise.errors import run_stage
+from fer_denoise.errors import UserError, run_stage
 from fer_denoise.files import atomic_path, load_npz, write_json
 from fer_denoise.inference import load_model
-from fer_denoise.metrics import summarize
+from fer_denoise.metrics import psnr_per_image, summarize
 from fer_denoise.noise import to_float
 from fer_denoise.params import load_params
 from fer_denoise.plots import save_grid
 from fer_denoise.stages.add_noise import noisy_path
+from fer_denoise.stages.baselines import baselines_path
 from fer_denoise.stages.prepare import PREPARED
 from fer_denoise.stages.train import model_path
 
 METRICS = Path("metrics/evaluate.json")
 PSNR_TABLE = Path("plots/psnr.csv")
+PER_IMAGE = Path("plots/per_image.csv")  # each test face's PSNR: FER2013 data, in DVC's cache
+PER_IMAGE_COLUMNS = ("noisy", "classical", "unet", "attention_unet", "gan")
 GRID_DIR = Path("plots/grids")
 BATCH = 256
 
@@ -48,6 +53,33 @@ def describe(spec: dict) -> str:
     return ", ".join([spec["type"]] + [f"{k} {v:g}" for k, v in spec.items() if k != "type"])
 
 
+def tuned_baselines(task: str) -> dict[str, dict]:
+    """The `baselines` stage's scores of `task`, with each filter's chosen setting and the
+    number of faces it was scored on (BM3D runs on a subset); its tuning details stay there."""
+    path = baselines_path(task)
+    if not path.is_file():
+        raise UserError(f"{path} is missing: run `dvc repro baselines@{task}` (or `dvc repro`)")
+    stored = json.loads(path.read_text())
+    return {
+        name: {key: value for key, value in scores.items() if key != "tuning"}
+        for name, scores in stored.items()
+    }
+
+
+def per_image_rows(task: str, clean: np.ndarray, outputs: dict[str, np.ndarray]) -> list[str]:
+    """Rows of plots/per_image.csv: face index, task, then the PSNR of each of
+    PER_IMAGE_COLUMNS ("classical" is the task's classical baseline; empty where a task has no
+    such model)."""
+    psnr = {name: psnr_per_image(clean, images) for name, images in outputs.items()}
+    return [
+        ",".join(
+            [str(index), task]
+            + [f"{psnr[name][index]:.3f}" if name in psnr else "" for name in PER_IMAGE_COLUMNS]
+        )
+        for index in range(len(clean))
+    ]
+
+
 def main() -> None:
     params = load_params()
     prepared = load_npz(PREPARED, ("images", "split"), made_by="prepare")
@@ -56,7 +88,7 @@ def main() -> None:
     grid_rows = np.linspace(0, len(clean) - 1, min(params["evaluate"]["grid_images"], len(clean)))
     grid_rows = grid_rows.round().astype(int)
 
-    results, table = {}, ["label,task,model,psnr,ssim"]
+    results, table, per_image = {}, ["label,task,model,psnr,ssim"], []
     for task in params["noise"]["tasks"]:
         stored = load_npz(noisy_path(task), ("spec", "test"), made_by=f"noise@{task}")
         spec = json.loads(str(stored["spec"]))
@@ -69,11 +101,18 @@ def main() -> None:
         for model, path in trained_models(params, task).items():
             outputs[model] = denoise(load_model(path), noisy)
         results[task] = {name: summarize(clean, images) for name, images in outputs.items()}
+        results[task] |= tuned_baselines(task)
+        per_image += per_image_rows(task, clean, outputs | {"classical": restored})
         for name, scores in results[task].items():
-            table.append(f"{task} / {name},{task},{name},{scores['psnr']},{scores['ssim']}")
+            subset = (
+                f" ({scores['images']} faces)"
+                if scores.get("images", len(clean)) < len(clean)
+                else ""
+            )
+            table.append(f"{task} / {name}{subset},{task},{name},{scores['psnr']},{scores['ssim']}")
             print(
                 f"{task:>14} {name:>16}: PSNR {scores['psnr']:6.2f} dB  "
-                f"SSIM {scores['ssim']:.4f}  MSE {scores['mse']:.6f}"
+                f"SSIM {scores['ssim']:.4f}  MSE {scores['mse']:.6f}{subset}"
             )
         save_grid(
             GRID_DIR / f"{task}.png",
@@ -85,7 +124,11 @@ def main() -> None:
     write_json(METRICS, results)
     with atomic_path(PSNR_TABLE) as tmp:
         tmp.write_text("\n".join(table) + "\n")
-    print(f"wrote {METRICS}, {PSNR_TABLE}, {GRID_DIR}/")
+    with atomic_path(PER_IMAGE) as tmp:
+        tmp.write_text(
+            "\n".join([",".join(["image", "task", *PER_IMAGE_COLUMNS]), *per_image]) + "\n"
+        )
+    print(f"wrote {METRICS}, {PSNR_TABLE}, {PER_IMAGE}, {GRID_DIR}/")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Stage `report`: metrics/README.md, the committed results as markdown tables that GitHub
-renders: PSNR / SSIM per task and model, emotion recognition accuracy / macro-F1, and the error
-analysis (edge and flat pixels, PSNR per emotion).
+renders: PSNR / SSIM per task and model, the tuned classical filters, emotion recognition
+accuracy / macro-F1, and the error analysis (edge and flat pixels, PSNR per emotion).
 
 Generated from the metrics JSON files, so it always matches them.
 """
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fer_denoise.errors import UserError, run_stage
 from fer_denoise.files import atomic_path
+from fer_denoise.stages.baselines import baselines_path
 
 EVALUATION = Path("metrics/evaluate.json")  # written by the evaluate stage
 RECOGNITION = Path("metrics/recognition.json")  # written by the recognition stage
@@ -33,8 +34,25 @@ def table(rows: dict[str, dict[str, dict]], cell, rank, first_column: str = "tas
     return lines
 
 
-def render(evaluation: dict, recognition: dict, analysis: dict) -> str:
+SCORES = ("psnr", "ssim", "mse", "images", "tuning")  # a tuned filter's other key is its setting
+
+
+def filter_cell(scores: dict, faces: int) -> str:
+    """'23.41 / 0.889 (sigma_scale 1)', with the number of faces when it ran on a subset."""
+    setting = next(key for key in scores if key not in SCORES)
+    subset = f", {scores['images']} faces" if scores["images"] < faces else ""
+    return f"{scores['psnr']:.2f} / {scores['ssim']:.3f} ({setting} {scores[setting]:g}{subset})"
+
+
+def render(evaluation: dict, recognition: dict, analysis: dict, filters: dict) -> str:
+    """The page. `filters` holds each task's tuned classical filters (the `baselines` stage),
+    which evaluate.json repeats: they get a table of their own."""
     clean = recognition["clean"]
+    faces = max((s["images"] for task in filters.values() for s in task.values()), default=0)
+    main_models = {
+        task: {name: s for name, s in scores.items() if name not in filters.get(task, {})}
+        for task, scores in evaluation.items()
+    }
     tasks = {task: scores for task, scores in recognition.items() if task != "clean"}
     lines = [
         "# Results",
@@ -44,7 +62,13 @@ def render(evaluation: dict, recognition: dict, analysis: dict) -> str:
         "",
         "## Denoising: PSNR (dB) / SSIM",
         "",
-        *table(evaluation, lambda s: f"{s['psnr']:.2f} / {s['ssim']:.3f}", lambda s: s["psnr"]),
+        *table(main_models, lambda s: f"{s['psnr']:.2f} / {s['ssim']:.3f}", lambda s: s["psnr"]),
+        "",
+        "## Classical filters tuned on PublicTest: PSNR (dB) / SSIM (chosen setting)",
+        "",
+        "Settings from the grids in `params.yaml` `baselines`; the best of each task is bold.",
+        "",
+        *table(filters, lambda s: filter_cell(s, faces), lambda s: s["psnr"]),
         "",
         "## Emotion recognition: accuracy (%) / macro-F1",
         "",
@@ -88,10 +112,12 @@ def read_metrics(path: Path, made_by: str) -> dict:
 
 
 def main() -> None:
+    evaluation = read_metrics(EVALUATION, "evaluate")
     text = render(
-        read_metrics(EVALUATION, "evaluate"),
+        evaluation,
         read_metrics(RECOGNITION, "recognition"),
         read_metrics(ANALYSIS, "error_analysis"),
+        {task: read_metrics(baselines_path(task), f"baselines@{task}") for task in evaluation},
     )
     with atomic_path(REPORT) as tmp:
         tmp.write_text(text)
