@@ -8,7 +8,6 @@ switching median), and the tuned filters (`TUNED_FILTERS`), each with one settin
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import bm3d
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import gaussian_filter, median_filter
@@ -110,7 +109,13 @@ def nl_means(image: np.ndarray, h_scale: float) -> np.ndarray:
 
 
 def bm3d_filter(image: np.ndarray, sigma_scale: float) -> np.ndarray:
-    """BM3D (the `bm3d` package) with sigma_psd = the estimated sigma times `sigma_scale`."""
+    """BM3D (the `bm3d` package) with sigma_psd = the estimated sigma times `sigma_scale`.
+
+    Imported here: it pulls in scipy.signal, seconds of start-up that the stages importing
+    this module for the other filters would pay for nothing.
+    """
+    import bm3d
+
     return bm3d.bm3d(image, sigma_psd=sigma_scale * noise_sigma(image))
 
 

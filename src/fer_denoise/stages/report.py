@@ -10,11 +10,11 @@ from pathlib import Path
 
 from fer_denoise.errors import UserError, run_stage
 from fer_denoise.files import atomic_path
-from fer_denoise.stages.baselines import baselines_path
 
 EVALUATION = Path("metrics/evaluate.json")  # written by the evaluate stage
 RECOGNITION = Path("metrics/recognition.json")  # written by the recognition stage
 ANALYSIS = Path("metrics/analysis.json")  # written by the error_analysis stage
+FILTERS = Path("metrics/baselines")  # <task>.json, written by the baselines stages
 REPORT = Path("metrics/README.md")
 
 
@@ -117,7 +117,7 @@ def main() -> None:
         evaluation,
         read_metrics(RECOGNITION, "recognition"),
         read_metrics(ANALYSIS, "error_analysis"),
-        {task: read_metrics(baselines_path(task), f"baselines@{task}") for task in evaluation},
+        {task: read_metrics(FILTERS / f"{task}.json", f"baselines@{task}") for task in evaluation},
     )
     with atomic_path(REPORT) as tmp:
         tmp.write_text(text)
