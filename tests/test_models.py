@@ -19,6 +19,41 @@ def test_unet_keeps_the_input_shape(depth, residual):
     assert model.count_params() > 0
 
 
+SMALL = {
+    "unet": {"depth": 2, "base_filters": 4, "batch_norm": False, "residual": True},
+    "attention_unet": {"depth": 2, "base_filters": 4, "batch_norm": False, "residual": True},
+    "autoencoder": {"depth": 2, "base_filters": 4, "dropout": 0.1, "residual": False},
+    "dncnn": {"depth": 4, "width": 8, "batch_norm": True},
+}
+
+
+@pytest.mark.parametrize("shape", [(48, 48, 1), (128, 128, 3)])
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_registered_model_trains_a_step_and_keeps_the_input_shape(name, shape):
+    from fer_denoise.models import BUILDERS
+
+    assert set(SMALL) == set(BUILDERS)
+    model = build_model(name, shape, **SMALL[name])
+    images = np.random.default_rng(0).random((2, *shape)).astype(np.float32)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    before = [w.copy() for w in model.get_weights()]
+    loss = model.train_on_batch(images, images)
+    assert np.isfinite(loss)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+    assert model.predict(images, verbose=0).shape == (2, *shape)
+
+
+def test_dncnn_subtracts_the_noise_it_predicts():
+    model = build_model("dncnn", (16, 16, 1), depth=3, width=4, batch_norm=False)
+    for layer in model.layers:  # a network predicting zero noise returns its input
+        if layer.name == "noise":
+            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    images = np.random.default_rng(1).random((2, 16, 16, 1)).astype(np.float32)
+    assert np.allclose(model.predict(images, verbose=0), images)
+    with pytest.raises(ValueError, match="at least 2"):
+        build_model("dncnn", (16, 16, 1), depth=1, width=4, batch_norm=False)
+
+
 def test_unet_rejects_a_size_the_poolings_cannot_halve():
     with pytest.raises(ValueError, match="not divisible"):
         build_model("unet", (50, 50, 1), depth=2, base_filters=4, batch_norm=False, residual=True)

@@ -55,6 +55,13 @@ def test_the_committed_params_are_valid():
         ("baselines.bm3d", [1.0, 0], "`baselines.bm3d` must be a non-empty list"),
         ("baselines.nl_means", 0.8, "`baselines.nl_means` must be a non-empty list"),
         ("baselines.wavelet", [True], "`baselines.wavelet` must be a non-empty list"),
+        ("extra_models.models", ["unet"], "`extra_models.models` must be a list of names from"),
+        ("extra_models.models", ["resnet"], "from autoencoder, dncnn"),
+        ("extra_models.tasks", ["speckle"], "`extra_models.tasks` must be a list of names from"),
+        ("extra_models.tasks", ["gaussian_low"] * 2, "lists a name twice"),
+        ("extra_models", {"models": []}, "exactly two lists, `models` and `tasks`"),
+        ("models.dncnn.depth", 1, "`models.dncnn.depth` must be an integer >= 2"),
+        ("train.shift", 0.6, "`train.shift` must be a number >= 0.0 and <= 0.5"),
         ("baselines.bm3d_images", 0, "`baselines.bm3d_images` must be an integer >= 1"),
     ],
 )

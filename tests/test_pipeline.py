@@ -55,7 +55,14 @@ def test_repro_writes_finite_metrics_for_every_task_and_model(repo):
     metrics = json.loads((repo / "metrics/evaluate.json").read_text())
     assert set(metrics) == set(TASKS)
     for task in TASKS:
-        assert set(metrics[task]) == {"noisy", *classical(task), *MODELS, *tuned_filters(task)}
+        extra = {"dncnn", "autoencoder"} if task == "gaussian_low" else set()  # tiny params
+        assert set(metrics[task]) == {
+            "noisy",
+            *classical(task),
+            *MODELS,
+            *tuned_filters(task),
+            *extra,
+        }
         for scores in metrics[task].values():
             assert all(math.isfinite(scores[k]) for k in ("psnr", "ssim", "mse"))
         # Each tuned filter records its chosen setting and the faces it was scored on.
@@ -92,10 +99,9 @@ def test_repro_writes_finite_metrics_for_every_task_and_model(repo):
 
 def test_repro_scores_recognition_on_clean_noisy_and_every_restored_set(repo):
     scores = json.loads((repo / "metrics/recognition.json").read_text())
-    evaluated = json.loads((repo / "metrics/evaluate.json").read_text())
     assert set(scores) == {"clean", *TASKS}
     for task in TASKS:  # noisy, the baseline, every model
-        assert set(scores[task]) == set(evaluated[task]) - tuned_filters(task)
+        assert set(scores[task]) == {"noisy", *classical(task), *MODELS}
     values = [scores["clean"]] + [s for task in TASKS for s in scores[task].values()]
     assert all(0.0 <= s[k] <= 1.0 for s in values for k in ("accuracy", "macro_f1"))
     rows = (repo / "plots/recognition.csv").read_text().splitlines()
@@ -112,9 +118,8 @@ def test_repro_scores_recognition_on_clean_noisy_and_every_restored_set(repo):
 
 def test_repro_analyses_edges_emotions_worst_faces_and_noise_levels(repo):
     analysis = json.loads((repo / "metrics/analysis.json").read_text())
-    evaluated = json.loads((repo / "metrics/evaluate.json").read_text())
     for task in TASKS:
-        assert set(analysis[task]) == set(evaluated[task]) - tuned_filters(task)
+        assert set(analysis[task]) == {"noisy", *classical(task), *MODELS}
         for model, scores in analysis[task].items():
             assert all(
                 math.isfinite(scores[r][k]) for r in ("edge", "flat") for k in ("psnr", "ssim")

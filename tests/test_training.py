@@ -4,8 +4,8 @@ import pytest
 
 from fer_denoise.distribute import distribution_scope
 from fer_denoise.models import build_model
-from fer_denoise.noise import to_uint8
-from fer_denoise.training import NoisyBatches, PlateauSchedule, TrainingState
+from fer_denoise.noise import task_rng, to_uint8
+from fer_denoise.training import NoisyBatches, PlateauSchedule, TrainingState, augment
 
 CLEAN = to_uint8(np.random.default_rng(0).random((10, 48, 48)))
 SPEC = {"type": "gaussian", "sigma": 0.1}
@@ -35,6 +35,32 @@ def test_fixed_noisy_set_is_used_when_fresh_noise_is_off():
     noisy = 255 - CLEAN
     noisy_batch, clean_batch = batches(noisy=noisy)[0]
     assert np.allclose(noisy_batch + clean_batch, 1.0, atol=1e-6)
+
+
+def test_augmentation_flips_and_shifts_pairs_alike_and_leaves_the_noise_draws_alone():
+    plain, flipped = batches(), batches(flip=True)
+    noisy, clean = flipped[0]
+    original = plain[0][1]
+    mirrored = [np.array_equal(c, o[:, ::-1]) for c, o in zip(clean, original, strict=True)]
+    kept = [np.array_equal(c, o) for c, o in zip(clean, original, strict=True)]
+    assert all(m or k for m, k in zip(mirrored, kept, strict=True)) and any(mirrored)
+    # The noise is drawn as without augmentation: an image left unflipped gets the same noise.
+    plain_noisy = plain[0][0]
+    assert all(np.array_equal(noisy[i], plain_noisy[i]) for i in np.flatnonzero(kept))
+    assert np.array_equal(noisy, batches(flip=True)[0][0])  # reruns repeat the augmentation
+    # A fixed noisy set is flipped and shifted exactly like its clean images.
+    fixed_noisy, fixed_clean = batches(noisy=255 - CLEAN, flip=True, shift=0.1)[0]
+    assert np.allclose(fixed_noisy + fixed_clean, 1.0, atol=1e-6)
+
+
+def test_shifts_move_the_image_within_the_limit():
+    image = np.arange(48 * 48, dtype=np.float32).reshape(1, 48, 48, 1) / 2304
+    rng = task_rng(0, "t", "shift")
+    shifted = [augment(rng, (image,), flip=False, shift=0.1)[0] for _ in range(20)]
+    assert any(not np.array_equal(s, image) for s in shifted)
+    for s in shifted:  # an interior pixel lands within 5 pixels (0.1 * 48) of where it was
+        where = np.argwhere(np.isclose(image[0, :, :, 0], s[0, 24, 24, 0]))
+        assert np.abs(where - 24).max() <= 5
 
 
 def test_a_training_step_runs_under_the_mirrored_strategy():

@@ -80,6 +80,12 @@ def make_tiny_repository(repo: Path, source: str) -> None:
     params["data"]["source"] = source
     for model in ("unet", "attention_unet"):
         params["models"][model].update(depth=2, base_filters=4)
+    for model, settings in {
+        "dncnn": {"depth": 3, "width": 4},
+        "autoencoder": {"base_filters": 4},
+    }.items():
+        params["models"][model].update(settings)
+    params["extra_models"] = {"models": ["dncnn", "autoencoder"], "tasks": ["gaussian_low"]}
     params["train"].update(epochs=1, batch_size=8)
     params["fine_tune"].update(epochs=1)
     params["gan"].update(epochs=1, steps_per_epoch=2, batch_size=8, discriminator_filters=4)

@@ -103,6 +103,7 @@ SCHEMA: dict[str, dict[str, Field | Grid]] = {
         # "tasks" is checked by _check_tasks: its keys are the user's task names.
     },
     "models": {},  # one section per model name, checked against MODEL_SCHEMAS
+    "extra_models": {},  # {models, tasks}, checked by _check_extra_models
     "train": {
         "seed": Field(int, low=0),
         "epochs": Field(int, low=1),
@@ -110,6 +111,8 @@ SCHEMA: dict[str, dict[str, Field | Grid]] = {
         "learning_rate": Field(float, low=0.0, low_open=True, high=1.0),
         "loss": Field(str, choices=("mse", "mae", "l1+ssim")),
         "fresh_noise": Field(bool),
+        "flip": Field(bool),
+        "shift": Field(float, low=0.0, high=0.5),
         "early_stopping_patience": Field(int, low=1),
         "reduce_lr_patience": Field(int, low=1),
         "reduce_lr_factor": Field(float, low=0.0, low_open=True, high=1.0),
@@ -180,7 +183,21 @@ UNET_FAMILY = {
 MODEL_SCHEMAS: dict[str, dict[str, Field]] = {
     "unet": UNET_FAMILY,
     "attention_unet": UNET_FAMILY,
+    "autoencoder": {
+        "depth": Field(int, low=1, high=4),
+        "base_filters": Field(int, low=1, high=512),
+        "dropout": Field(float, low=0.0, high=0.9),
+        "residual": Field(bool),
+    },
+    "dncnn": {
+        "depth": Field(int, low=2, high=30),
+        "width": Field(int, low=1, high=512),
+        "batch_norm": Field(bool),
+    },
 }
+
+# The models the default chain trains by itself (train_unet, attention_unet): not extra models.
+CHAIN_MODELS = ("unet", "attention_unet")
 
 # The weights a curriculum task starts from: a saved model, or this file for random weights.
 SCRATCH = "src/fer_denoise/models/attention_unet.py"
@@ -239,6 +256,25 @@ def _check_models(models: Any) -> dict[str, dict[str, Any]]:
     }
 
 
+def _check_extra_models(extra: Any, models: dict, tasks: dict) -> dict[str, list[str]]:
+    if not isinstance(extra, dict) or set(extra) != {"models", "tasks"}:
+        raise _error("extra_models", "must hold exactly two lists, `models` and `tasks`")
+    choices = {
+        "models": [name for name in models if name not in CHAIN_MODELS],
+        "tasks": list(tasks),
+    }
+    for key, allowed in choices.items():
+        values = extra[key]
+        if not isinstance(values, list) or any(value not in allowed for value in values):
+            raise _error(
+                f"extra_models.{key}",
+                f"must be a list of names from {', '.join(allowed) or '(none)'}; got {values!r}",
+            )
+        if len(set(values)) != len(values):
+            raise _error(f"extra_models.{key}", f"lists a name twice: {values!r}")
+    return {"models": list(extra["models"]), "tasks": list(extra["tasks"])}
+
+
 def _check_curriculum(curriculum: Any, tasks: dict[str, Any]) -> dict[str, dict[str, str]]:
     if not isinstance(curriculum, dict):
         raise _error("curriculum", "must map task names, in training order, to {init: ...}")
@@ -278,6 +314,10 @@ def validate(raw: Any) -> dict[str, Any]:
             params["noise"]["tasks"] = _check_tasks(values.get("tasks"))
         elif section == "models":
             params["models"] = _check_models(values)
+        elif section == "extra_models":
+            params["extra_models"] = _check_extra_models(
+                values, params["models"], params["noise"]["tasks"]
+            )
         elif section == "curriculum":
             params["curriculum"] = _check_curriculum(values, params["noise"]["tasks"])
         else:

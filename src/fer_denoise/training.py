@@ -21,12 +21,42 @@ def make_deterministic(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+def augment(
+    rng: np.random.Generator, stacks: tuple[np.ndarray, ...], flip: bool, shift: float
+) -> tuple[np.ndarray, ...]:
+    """Flip each image left-right with probability 1/2 and shift it by up to `shift` times its
+    side (borders reflected), the same way in every stack (N, H, W, C): pairs stay aligned."""
+    count, height, width = stacks[0].shape[:3]
+    flips = rng.random(count) < 0.5 if flip else np.zeros(count, bool)
+    limit_y, limit_x = round(shift * height), round(shift * width)
+    dy = rng.integers(-limit_y, limit_y + 1, count)
+    dx = rng.integers(-limit_x, limit_x + 1, count)
+    augmented = []
+    for stack in stacks:
+        stack = np.where(flips[:, None, None, None], stack[:, :, ::-1], stack)
+        if limit_y or limit_x:
+            pad = ((0, 0), (limit_y, limit_y), (limit_x, limit_x), (0, 0))
+            padded = np.pad(stack, pad, mode="reflect")
+            top, left = limit_y + dy, limit_x + dx
+            stack = np.stack(
+                [
+                    padded[i, top[i] : top[i] + height, left[i] : left[i] + width]
+                    for i in range(count)
+                ]
+            )
+        augmented.append(stack)
+    return tuple(augmented)
+
+
 class NoisyBatches(keras.utils.PyDataset):
     """(noisy, clean) batches of clean images in random order, reshuffled every epoch.
 
     With `fresh_noise`, each batch draws new noise from the task's own noise function, so the
     model never sees the same noisy image twice; otherwise it reads the fixed noisy set.
     Every draw comes from a generator seeded by (seed, task, epoch, batch): reruns repeat it.
+    `flip` and `shift` augment the clean images (and a fixed noisy set alike) before the noise;
+    they draw from a generator of their own, so turning them on leaves the noise draws as they
+    were.
     """
 
     def __init__(
@@ -37,10 +67,13 @@ class NoisyBatches(keras.utils.PyDataset):
         seed: int,
         task: str,
         noisy: np.ndarray | None = None,
+        flip: bool = False,
+        shift: float = 0.0,
     ):
         super().__init__()
         self.clean, self.noisy, self.spec = clean, noisy, spec
         self.batch_size, self.seed, self.task = batch_size, seed, task
+        self.flip, self.shift = flip, shift
         self.start_at(0)
 
     def start_at(self, epoch: int) -> None:
@@ -57,8 +90,14 @@ class NoisyBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
         clean = to_float(self.clean[rows])[..., None]
-        if self.noisy is not None:
-            return to_float(self.noisy[rows])[..., None], clean
+        noisy = None if self.noisy is None else to_float(self.noisy[rows])[..., None]
+        if self.flip or self.shift:
+            rng = task_rng(self.seed, self.task, f"augment-{self.epoch}-{index}")
+            stacks = (clean,) if noisy is None else (clean, noisy)
+            clean, *rest = augment(rng, stacks, self.flip, self.shift)
+            noisy = rest[0] if rest else None
+        if noisy is not None:
+            return noisy, clean
         rng = task_rng(self.seed, self.task, f"noise-{self.epoch}-{index}")
         return add_noise(clean, self.spec, rng), clean
 

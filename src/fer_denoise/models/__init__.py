@@ -6,11 +6,15 @@ from typing import Any
 import keras
 
 from fer_denoise.models.attention_unet import build_attention_unet
+from fer_denoise.models.autoencoder import build_autoencoder
+from fer_denoise.models.dncnn import build_dncnn
 from fer_denoise.models.unet import build_unet
 
 BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "unet": build_unet,
     "attention_unet": build_attention_unet,
+    "autoencoder": build_autoencoder,
+    "dncnn": build_dncnn,
 }
 
 

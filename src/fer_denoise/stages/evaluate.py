@@ -42,6 +42,14 @@ def trained_models(params: dict, task: str) -> dict[str, Path]:
     return models
 
 
+def extra_models(params: dict, task: str) -> dict[str, Path]:
+    """The extra models (params.yaml extra_models) trained for `task`."""
+    extra = params["extra_models"]
+    if task not in extra["tasks"]:
+        return {}
+    return {name: model_path(name, task) for name in extra["models"]}
+
+
 def denoise(model: keras.Model, noisy: np.ndarray) -> np.ndarray:
     """Run a model on float images (N, H, W); outputs clipped to [0, 1]."""
     output = model.predict(noisy[..., None], batch_size=BATCH, verbose=0)
@@ -98,7 +106,7 @@ def main() -> None:
             spec["type"], noisy, params["evaluate"]["switching_median_guard"]
         )
         outputs[baseline] = restored
-        for model, path in trained_models(params, task).items():
+        for model, path in (trained_models(params, task) | extra_models(params, task)).items():
             outputs[model] = denoise(load_model(path), noisy)
         results[task] = {name: summarize(clean, images) for name, images in outputs.items()}
         results[task] |= tuned_baselines(task)

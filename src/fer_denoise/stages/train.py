@@ -89,6 +89,8 @@ def fit_denoiser(
         train["seed"],
         task,
         noisy=None if train["fresh_noise"] else noisy["train"],
+        flip=train["flip"],
+        shift=train["shift"],
     )
     validation = (to_float(noisy["val"])[..., None], to_float(images[split == "val"])[..., None])
 
