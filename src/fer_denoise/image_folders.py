@@ -1,0 +1,148 @@
+"""Read an image-folder dataset (a folder, or a zip, of PNG / JPEG files of one size) into
+arrays, so the pipeline can train on other faces, for example FFHQ thumbnails at 128x128.
+
+Files are read in sorted path order. A file's split comes from its top folder when every file
+sits under train/, val/ or test/ (or training/, valid/, validation/); otherwise a seeded
+permutation sends fixed fractions to val and test, so the same files and seed give the same
+split. Nothing is extracted to disk.
+"""
+
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fer_denoise.errors import UserError
+from fer_denoise.fer2013 import IMAGE_SUFFIXES, SPLITS, check_member_name
+
+SPLIT_FOLDERS = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+}
+MODES = {1: "L", 3: "RGB"}
+
+
+@dataclass
+class ImageSet:
+    images: np.ndarray  # uint8 (N, H, W) for one channel, (N, H, W, 3) for RGB
+    split: np.ndarray  # "train" / "val" / "test" per image
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+
+def split_by_fraction(
+    count: int, val_fraction: float, test_fraction: float, seed: int
+) -> np.ndarray:
+    """'train' / 'val' / 'test' for `count` images: a seeded permutation gives the first
+    round(count * test_fraction) positions to test and the next round(count * val_fraction)
+    to val."""
+    if val_fraction + test_fraction >= 1:
+        raise UserError(
+            f"data.val_fraction + data.test_fraction is {val_fraction + test_fraction:g}; "
+            "it must stay below 1 to leave training images"
+        )
+    order = np.random.default_rng(seed).permutation(count)
+    tests, vals = round(count * test_fraction), round(count * val_fraction)
+    split = np.full(count, "train", dtype="<U5")
+    split[order[:tests]] = "test"
+    split[order[tests : tests + vals]] = "val"
+    return split
+
+
+def split_from_folders(names: list[str], source: str) -> np.ndarray | None:
+    """Each file's split from its top folder; None when no file sits in a split folder."""
+    tops = [name.split("/", 1)[0].lower() if "/" in name else "" for name in names]
+    known = [top in SPLIT_FOLDERS for top in tops]
+    if not any(known):
+        return None
+    if not all(known):
+        stray = names[known.index(False)]
+        raise UserError(
+            f"{source}: {stray} is outside the train/, val/ and test/ folders that the other "
+            "images are in; move it into one of them (or remove the split folders altogether "
+            "to split by data.val_fraction and data.test_fraction)"
+        )
+    return np.array([SPLIT_FOLDERS[top] for top in tops])
+
+
+def decode(data: bytes, name: str, source: str, channels: int, size: int) -> np.ndarray:
+    """One image as uint8 (size, size) or (size, size, 3); errors name the file and the fix."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        image = image.convert(MODES[channels])
+    except (UnidentifiedImageError, OSError) as error:
+        raise UserError(
+            f"{source}: {name} is not a readable image ({error}); remove or replace it"
+        ) from error
+    if image.size != (size, size):
+        raise UserError(
+            f"{source}: {name} is {image.size[0]}x{image.size[1]}, but data.image_size is "
+            f"{size}; resize the images to {size}x{size}, or set data.image_size"
+        )
+    return np.asarray(image)
+
+
+def image_members(path: Path) -> dict[str, bytes] | None:
+    """The image files of a zip (name -> bytes), checked for unsafe names; None for a folder."""
+    if path.is_dir():
+        return None
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as error:
+        raise UserError(f"{path}: not a readable zip or folder ({error})") from error
+    with archive:
+        members = {}
+        for info in archive.infolist():
+            check_member_name(info.filename, str(path))
+            if not info.is_dir() and info.filename.lower().endswith(IMAGE_SUFFIXES):
+                members[info.filename] = archive.read(info)
+        return members
+
+
+def read_image_folder(
+    path: str | Path,
+    channels: int,
+    size: int,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+) -> ImageSet:
+    """Every image under a folder, or in a zip, with its split (see the module docstring)."""
+    path = Path(path)
+    members = image_members(path)
+    if members is None:
+        files = sorted(
+            p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        )
+        members = {p.relative_to(path).as_posix(): p for p in files}
+    names = sorted(members)
+    if not names:
+        raise UserError(
+            f"{path}: no PNG or JPEG images inside; point data.source at the image folder or zip"
+        )
+    shape = (len(names), size, size) + ((3,) if channels == 3 else ())
+    images = np.empty(shape, np.uint8)
+    for index, name in enumerate(names):
+        data = members[name]
+        images[index] = decode(
+            data if isinstance(data, bytes) else data.read_bytes(), name, str(path), channels, size
+        )
+    split = split_from_folders(names, str(path))
+    if split is None:
+        split = split_by_fraction(len(names), val_fraction, test_fraction, seed)
+    missing = [name for name in SPLITS if not (split == name).any()]
+    if missing:
+        raise UserError(
+            f"{path}: no images for split(s) {', '.join(missing)}; add images to those folders, "
+            "or raise data.val_fraction / data.test_fraction"
+        )
+    return ImageSet(images, split)
