@@ -7,6 +7,7 @@ from fer_denoise.errors import UserError
 from fer_denoise.inference import load_model
 from fer_denoise.losses import get_loss, l1_ssim, psnr, ssim
 from fer_denoise.models import build_model
+from fer_denoise.models.switching import with_switching_output
 
 
 @pytest.mark.parametrize(("depth", "residual"), [(1, True), (2, False), (4, True)])
@@ -91,3 +92,19 @@ def test_a_corrupt_model_file_is_a_clear_error(tmp_path, content):
         load_model(path)
     with pytest.raises(UserError, match="does not exist"):
         load_model(tmp_path / "missing.keras")
+
+
+def test_switching_output_replaces_only_impulse_pixels_and_survives_saving(tmp_path):
+    model = with_switching_output(build_model("unet", (16, 16, 1), **SMALL["unet"]))
+    rng = np.random.default_rng(0)
+    noisy = rng.integers(1, 255, (4, 16, 16, 1)).astype(np.float32) / 255
+    impulse = rng.random(noisy.shape) < 0.1
+    noisy[impulse] = rng.integers(0, 2, impulse.sum())
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    model.train_on_batch(noisy, np.full_like(noisy, 0.5))  # gradients reach the network
+    restored = model.predict(noisy, verbose=0)
+    assert np.array_equal(restored[~impulse], noisy[~impulse])
+    assert not np.array_equal(restored[impulse], noisy[impulse])
+    model.save(tmp_path / "switching.keras")
+    reloaded = load_model(tmp_path / "switching.keras")
+    assert np.array_equal(reloaded.predict(noisy, verbose=0), restored)

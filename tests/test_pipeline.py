@@ -29,6 +29,7 @@ from tiny_repo import (
 )
 
 from fer_denoise.fer2013 import EMOTIONS
+from fer_denoise.inference import load_model
 from fer_denoise.model_card import read_card
 
 pytestmark = pytest.mark.e2e
@@ -94,6 +95,10 @@ def test_repro_writes_finite_metrics_for_every_task_and_model(repo):
             assert math.isfinite(train_metrics["val_psnr"])
         assert read_card(repo / f"models/gan/{task}_discriminator.keras")["model"] == "patchgan"
         assert (repo / f"plots/grids/{task}.png").stat().st_size > 1000
+        # train.switching_output: only the salt-and-pepper models pass unhit pixels through.
+        for model in MODELS:
+            layers = load_model(repo / f"models/{model}/{task}.keras").layers
+            assert any(layer.name == "switch" for layer in layers) == (task == "salt_pepper")
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo)
 
 

@@ -111,6 +111,7 @@ SCHEMA: dict[str, dict[str, Field | Grid]] = {
         "learning_rate": Field(float, low=0.0, low_open=True, high=1.0),
         "loss": Field(str, choices=("mse", "mae", "l1+ssim")),
         "fresh_noise": Field(bool),
+        "switching_output": Field(bool),
         "flip": Field(bool),
         "shift": Field(float, low=0.0, high=0.5),
         "early_stopping_patience": Field(int, low=1),

@@ -15,7 +15,7 @@ from pathlib import Path
 from fer_denoise.baselines import TUNED_FILTERS, apply_filter, tune
 from fer_denoise.errors import run_stage
 from fer_denoise.files import load_npz, write_json
-from fer_denoise.metrics import summarize
+from fer_denoise.metrics import psnr_per_image, summarize
 from fer_denoise.noise import to_float
 from fer_denoise.params import load_params, task_params
 from fer_denoise.stages.add_noise import noisy_path
@@ -71,7 +71,7 @@ def main(task: str) -> None:
                 "psnr": {f"{setting:g}": round(psnr, 4) for setting, psnr in scores.items()},
             },
         }
-        noisy_psnr = summarize(clean, noisy)["psnr"]
+        noisy_psnr = psnr_per_image(clean, noisy).mean()
         print(
             f"{task:>14} {name:>14}: {spec.setting} {chosen:g} (PublicTest PSNR by setting: "
             + ", ".join(f"{s:g}: {p:.2f}" for s, p in scores.items())

@@ -29,6 +29,7 @@ from fer_denoise.inference import load_model
 from fer_denoise.losses import get_loss, psnr
 from fer_denoise.model_card import write_card
 from fer_denoise.models import BUILDERS, build_model
+from fer_denoise.models.switching import with_switching_output
 from fer_denoise.noise import to_float
 from fer_denoise.params import load_params, task_params
 from fer_denoise.stages.add_noise import noisy_path
@@ -109,6 +110,8 @@ def fit_denoiser(
     )
     with distribution_scope(train["distribute"]) as replicas:
         model = build_model(model_name, images.shape[1:] + (1,), **architecture)
+        if train["switching_output"] and spec["type"] == "salt_pepper":
+            model = with_switching_output(model)
     checkpoint = load_checkpoint(checkpoint_folder, run_fingerprint)
     state = checkpoint.state if checkpoint else TrainingState()
     print(
