@@ -135,6 +135,26 @@ def test_environment_then_external_folder_then_params(tmp_path):
     (external / "second.zip").write_bytes(b"x")
     with pytest.raises(UserError, match="holds several files"):
         fetch.resolve_source("https://x/y", {}, external)
+    # FER2013_PATH names a FER2013 file: an image-folder dataset does not take it.
+    (external / "second.zip").unlink()
+    images = fetch.resolve_source("https://x/y", environ, external, dataset="images")
+    assert images == str(external / "fer2013.csv.gz")
+
+
+def test_an_image_folder_is_packed_the_same_whatever_the_file_times(tmp_path, workdir):
+    folder = tmp_path / "faces"
+    (folder / "train").mkdir(parents=True)
+    for index in range(3):
+        (folder / "train" / f"{index}.png").write_bytes(b"\x89PNG" + bytes([index]))
+    (folder / "notes.txt").write_text("not an image")
+    first = fetch.fetch(str(folder), None, {}, dataset="images").read_bytes()
+    os.utime(folder / "train" / "1.png", (0, 1_000_000_000))
+    second = fetch.fetch(str(folder), None, {}, dataset="images")
+    assert second.name == "images.zip" and second.read_bytes() == first
+    with zipfile.ZipFile(second) as archive:
+        assert archive.namelist() == ["train/0.png", "train/1.png", "train/2.png"]
+    with pytest.raises(UserError, match="folder or zip of images"):
+        fetch.fetch(str(tmp_path / "missing"), None, {}, dataset="images")
 
 
 def test_stage_exits_2_with_a_message_and_leaves_no_output(tmp_path):

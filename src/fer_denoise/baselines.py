@@ -19,6 +19,7 @@ from skimage.restoration import (
 )
 
 from fer_denoise.metrics import psnr_per_image
+from fer_denoise.stacks import by_plane, from_planes, to_planes
 
 CHUNK = 512  # images per pass of the switching median, to bound memory
 SIGMA_FLOOR = 1e-3  # a flat image estimates sigma 0, which the sigma-driven filters reject
@@ -75,8 +76,8 @@ def baseline_name(noise_type: str) -> str:
 def classical_baseline(noise_type: str, images: np.ndarray, guard: int) -> tuple[str, np.ndarray]:
     """The baseline that suits a noise type, with its name for the metrics."""
     if noise_type == "salt_pepper":
-        return baseline_name(noise_type), switching_median(images, guard)
-    return baseline_name(noise_type), median_3x3(images)
+        return baseline_name(noise_type), by_plane(lambda p: switching_median(p, guard), images)
+    return baseline_name(noise_type), by_plane(median_3x3, images)
 
 
 def noise_sigma(image: np.ndarray) -> float:
@@ -141,16 +142,19 @@ TUNED_FILTERS: dict[str, TunedFilter] = {
 def apply_filter(
     name: str, images: np.ndarray, setting: float, progress: Callable[[int], None] | None = None
 ) -> np.ndarray:
-    """A tuned filter on each image of a stack (N, H, W); float32 in [0, 1].
+    """A tuned filter on each image of a stack, each channel of a color image on its own;
+    float32 in [0, 1].
 
-    `progress(done)` is called after each image, for the slow filters.
+    `progress(done)` is called after each image (each channel of a color image), for the slow
+    filters.
     """
-    restored = np.empty(images.shape, np.float32)
-    for index, image in enumerate(images):
-        restored[index] = TUNED_FILTERS[name].apply(image.astype(np.float64), setting)
+    planes = to_planes(images)
+    restored = np.empty(planes.shape, np.float32)
+    for index, plane in enumerate(planes):
+        restored[index] = TUNED_FILTERS[name].apply(plane.astype(np.float64), setting)
         if progress:
             progress(index + 1)
-    return np.clip(restored, 0.0, 1.0)
+    return from_planes(np.clip(restored, 0.0, 1.0), images.shape)
 
 
 def tune(

@@ -47,8 +47,11 @@ def save_npz(path: str | Path, **arrays: np.ndarray) -> None:
         np.savez(f, **arrays)
 
 
-def load_npz(path: str | Path, keys: tuple[str, ...], made_by: str) -> dict[str, np.ndarray]:
-    """Load the named arrays from an .npz without pickle; say which stage makes a missing file."""
+def load_npz(
+    path: str | Path, keys: tuple[str, ...], made_by: str, optional: tuple[str, ...] = ()
+) -> dict[str, np.ndarray]:
+    """Load the named arrays from an .npz without pickle; say which stage makes a missing file.
+    The `optional` arrays are loaded when the file has them."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path} does not exist: run `dvc repro {made_by}` first")
@@ -59,7 +62,7 @@ def load_npz(path: str | Path, keys: tuple[str, ...], made_by: str) -> dict[str,
                 f"{path} lacks arrays {missing}: it was made by another version; "
                 f"rerun `dvc repro -f {made_by}`"
             )
-        return {k: data[k] for k in keys}
+        return {k: data[k] for k in (*keys, *optional) if k in data.files}
 
 
 def write_json(path: str | Path, obj: object) -> None:

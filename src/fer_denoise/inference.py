@@ -1,11 +1,16 @@
-"""Loading saved models for inference, shared by the evaluate stage and the fer-denoise command."""
+"""Loading saved models and running them, shared by the evaluation stages and the fer-denoise
+command."""
 
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from fer_denoise.errors import UserError
 from fer_denoise.models.switching import ImpulseSwitch
+from fer_denoise.stacks import like_input, with_channel_axis
+
+BATCH = 256  # images per predict call
 
 
 def load_model(path: Path) -> keras.Model:
@@ -21,3 +26,9 @@ def load_model(path: Path) -> keras.Model:
             f"{path} is not a Keras model that can be loaded ({type(error).__name__}: {error}); "
             "retrain it with `dvc repro -f <its training stage>`"
         ) from error
+
+
+def denoise(model: keras.Model, noisy: np.ndarray) -> np.ndarray:
+    """Run a model on float images (N, H, W) or (N, H, W, C); outputs alike, clipped to [0, 1]."""
+    output = model.predict(with_channel_axis(noisy), batch_size=BATCH, verbose=0)
+    return np.clip(like_input(output, noisy), 0.0, 1.0)

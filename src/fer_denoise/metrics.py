@@ -7,13 +7,15 @@ denoising results; whole-set PSNR can differ by several dB for impulse noise.
 import numpy as np
 from skimage.metrics import structural_similarity
 
+from fer_denoise.stacks import to_planes
+
 MSE_FLOOR = 1e-10  # caps PSNR of an exact restoration at 100 dB so that means stay finite
 
 
 def mse_per_image(reference: np.ndarray, estimate: np.ndarray) -> np.ndarray:
-    """Mean squared error of each image in a stack (N, H, W)."""
+    """Mean squared error of each image in a stack (N, H, W) or (N, H, W, C)."""
     difference = reference.astype(np.float64) - estimate.astype(np.float64)
-    return np.mean(difference**2, axis=(1, 2))
+    return np.mean(difference**2, axis=tuple(range(1, difference.ndim)))
 
 
 def psnr_per_image(reference: np.ndarray, estimate: np.ndarray) -> np.ndarray:
@@ -25,8 +27,12 @@ def ssim_per_image(reference: np.ndarray, estimate: np.ndarray) -> np.ndarray:
     """skimage SSIM (7x7 uniform window, data_range 1) of each image, in one vectorised call.
 
     With the stack's first axis as channels, skimage filters each image on its own; the mean
-    of each image's map, cropped like skimage crops it, is that image's SSIM.
+    of each image's map, cropped like skimage crops it, is that image's SSIM. A color image
+    scores the mean of its channels' SSIM, as skimage's own `channel_axis` does.
     """
+    if reference.ndim == 4:
+        per_plane = ssim_per_image(to_planes(reference), to_planes(estimate))
+        return per_plane.reshape(len(reference), -1).mean(axis=1)
     reference = reference.astype(np.float64)
     estimate = estimate.astype(np.float64)
     _, ssim_map = structural_similarity(

@@ -25,7 +25,7 @@ class Field:
     low: float | None = None
     high: float | None = None
     low_open: bool = False
-    choices: tuple[str, ...] | None = None
+    choices: tuple[str | int, ...] | None = None
     nullable: bool = False
     required: bool = True
 
@@ -39,7 +39,7 @@ class Field:
         if not isinstance(value, self.kind) or (self.kind is int and isinstance(value, bool)):
             raise _error(key, f"must be {self.describe()}, got {value!r}")
         if self.choices is not None and value not in self.choices:
-            raise _error(key, f"must be one of {', '.join(self.choices)}; got {value!r}")
+            raise _error(key, f"must be one of {', '.join(map(str, self.choices))}; got {value!r}")
         too_low = self.low is not None and (
             value <= self.low if self.low_open else value < self.low
         )
@@ -79,6 +79,11 @@ class Grid:
         return "a non-empty list of positive numbers, such as [0.5, 1.0]"
 
 
+# fer2013: the competition CSV or Kaggle's image-folder zip, 48x48 grayscale with emotion labels.
+# images: any folder or zip of same-size PNG / JPEG images, no labels (image_folders.py).
+DATASETS = ("fer2013", "images")
+FER2013_SHAPE = {"image_size": 48, "channels": 1}
+
 NOISE_TYPES: dict[str, dict[str, Field]] = {
     "gaussian": {
         "type": Field(str),
@@ -93,9 +98,15 @@ NOISE_TYPES: dict[str, dict[str, Field]] = {
 
 SCHEMA: dict[str, dict[str, Field | Grid]] = {
     "data": {
+        "dataset": Field(str, choices=DATASETS),
         "source": Field(str),
         "md5": Field(str, nullable=True),
         "limit": Field(int, low=1, nullable=True),
+        "image_size": Field(int, low=8, high=1024),
+        "channels": Field(int, choices=(1, 3)),
+        "val_fraction": Field(float, low=0.0, low_open=True, high=0.5),
+        "test_fraction": Field(float, low=0.0, low_open=True, high=0.5),
+        "split_seed": Field(int, low=0),
     },
     "noise": {
         "seed": Field(int, low=0),
@@ -323,7 +334,21 @@ def validate(raw: Any) -> dict[str, Any]:
             params["curriculum"] = _check_curriculum(values, params["noise"]["tasks"])
         else:
             params[section] = _check_section(section, values, fields)
+    _check_dataset_shape(params["data"])
     return params
+
+
+def _check_dataset_shape(data: dict[str, Any]) -> None:
+    """FER2013 faces are 48x48 grayscale: other sizes and channels are for `images` datasets."""
+    if data["dataset"] != "fer2013":
+        return
+    for key, value in FER2013_SHAPE.items():
+        if data[key] != value:
+            raise _error(
+                f"data.{key}",
+                f"is {data[key]}, but FER2013 faces have {key} {value}; set it to {value}, or "
+                "data.dataset to `images` for a dataset of your own",
+            )
 
 
 def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from fer_denoise.noise import add_noise, task_rng, to_float
+from fer_denoise.stacks import with_channel_axis
 
 
 def make_deterministic(seed: int) -> None:
@@ -89,8 +90,8 @@ class NoisyBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
-        clean = to_float(self.clean[rows])[..., None]
-        noisy = None if self.noisy is None else to_float(self.noisy[rows])[..., None]
+        clean = with_channel_axis(to_float(self.clean[rows]))
+        noisy = None if self.noisy is None else with_channel_axis(to_float(self.noisy[rows]))
         if self.flip or self.shift:
             rng = task_rng(self.seed, self.task, f"augment-{self.epoch}-{index}")
             stacks = (clean,) if noisy is None else (clean, noisy)

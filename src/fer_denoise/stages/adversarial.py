@@ -16,7 +16,7 @@ from dvclive import Live
 from fer_denoise.adversarial import AdversarialPair
 from fer_denoise.errors import UserError, run_stage
 from fer_denoise.files import atomic_path, load_npz
-from fer_denoise.inference import load_model
+from fer_denoise.inference import denoise, load_model
 from fer_denoise.metrics import summarize
 from fer_denoise.model_card import read_card, write_card
 from fer_denoise.models.patchgan import build_patchgan
@@ -69,8 +69,7 @@ def main(task: str) -> None:
     )
 
     def validate() -> dict[str, float]:
-        denoised = generator.predict(val_noisy[..., None], batch_size=256, verbose=0)[..., 0]
-        scores = summarize(val_clean, np.clip(denoised, 0.0, 1.0))
+        scores = summarize(val_clean, denoise(generator, val_noisy))
         return {"val_psnr": scores["psnr"], "val_ssim": scores["ssim"]}
 
     start_scores = validate()

@@ -13,12 +13,12 @@ from dvclive import Live
 
 from fer_denoise.errors import UserError, run_stage
 from fer_denoise.fer2013 import EMOTIONS
-from fer_denoise.files import atomic_path, load_npz
+from fer_denoise.files import atomic_path
 from fer_denoise.model_card import write_card
 from fer_denoise.noise import to_float
 from fer_denoise.params import load_params
 from fer_denoise.recognition import build_emotion_classifier
-from fer_denoise.stages.prepare import PREPARED
+from fer_denoise.stages.prepare import PREPARED, load_labelled
 from fer_denoise.training import LiveMetrics, ProgressLog, make_deterministic
 
 CLASSIFIER = Path("models/classifier.keras")
@@ -79,7 +79,7 @@ def fit_classifier(
 
 def main() -> None:
     settings = load_params()["classifier"]
-    prepared = load_npz(PREPARED, ("images", "labels", "split"), made_by="prepare")
+    prepared = load_labelled("emotion_classifier")
     with (
         atomic_path(LIVE_DIR) as live_tmp,
         Live(dir=str(live_tmp), dvcyaml=None, save_dvc_exp=False) as live,

@@ -1,12 +1,13 @@
 """Stage `error_analysis`: where each restoration of the PrivateTest noisy sets fails.
 
 - PSNR / SSIM on edge pixels against flat pixels (ranked by the clean image's Sobel gradient);
-- PSNR per emotion;
+- PSNR per emotion (FER2013; an image-folder dataset has no labels);
 - the worst faces of each model and task, as grids (plots/worst/<task>_<model>.png);
 - robustness: PSNR with the task's noise at other strengths (its level times a range of
   scales), on the first `analysis.robustness_images` faces (plots/robustness.png).
 
-Writes metrics/analysis.json (task -> model -> edge, flat, emotion, robustness).
+Writes metrics/analysis.json (task -> model -> edge, flat, emotion, robustness). Color images
+are scored channel by channel, each channel ranked by its own gradient.
 """
 
 import json
@@ -25,13 +26,14 @@ from fer_denoise.baselines import baseline_name, classical_baseline
 from fer_denoise.errors import run_stage
 from fer_denoise.fer2013 import EMOTIONS
 from fer_denoise.files import load_npz, write_json
-from fer_denoise.inference import load_model
+from fer_denoise.inference import denoise, load_model
 from fer_denoise.metrics import psnr_per_image
 from fer_denoise.noise import add_noise, task_rng, to_float
 from fer_denoise.params import load_params
 from fer_denoise.plots import save_curves, save_grid
+from fer_denoise.stacks import to_planes
 from fer_denoise.stages.add_noise import noisy_path
-from fer_denoise.stages.evaluate import denoise, trained_models
+from fer_denoise.stages.evaluate import trained_models
 from fer_denoise.stages.prepare import PREPARED
 
 METRICS = Path("metrics/analysis.json")
@@ -56,10 +58,13 @@ def restorers(params: dict, task: str, noise_type: str) -> dict:
 def main() -> None:
     params = load_params()
     settings = params["analysis"]
-    prepared = load_npz(PREPARED, ("images", "labels", "split"), made_by="prepare")
+    prepared = load_npz(PREPARED, ("images", "split"), made_by="prepare", optional=("labels",))
     test = prepared["split"] == "test"
-    clean, labels = to_float(prepared["images"][test]), prepared["labels"][test]
-    edge, flat = edge_and_flat_masks(clean, settings["edge_fraction"], settings["flat_fraction"])
+    clean = to_float(prepared["images"][test])
+    labels = prepared["labels"][test] if "labels" in prepared else None
+    edge, flat = edge_and_flat_masks(
+        to_planes(clean), settings["edge_fraction"], settings["flat_fraction"]
+    )
     subset = clean[: settings["robustness_images"]]
     scales = np.linspace(
         settings["noise_scale_min"], settings["noise_scale_max"], settings["noise_levels"]
@@ -89,8 +94,12 @@ def main() -> None:
             ]
             curves[task][name] = curve
             results[task][name] = {
-                **region_scores(clean, restored, {"edge": edge, "flat": flat}),
-                "emotion": mean_by_label(psnr, labels, EMOTIONS),
+                **region_scores(
+                    to_planes(clean), to_planes(restored), {"edge": edge, "flat": flat}
+                ),
+                **(
+                    {"emotion": mean_by_label(psnr, labels, EMOTIONS)} if labels is not None else {}
+                ),
                 "robustness": {f"{level:g}": value for level, value in curve},
             }
             if name != "noisy":

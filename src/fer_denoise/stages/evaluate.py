@@ -10,13 +10,12 @@ noisy input's) and plots/grids/<task>.png (noisy / denoised / clean examples).
 import json
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from fer_denoise.baselines import classical_baseline
 from fer_denoise.errors import UserError, run_stage
 from fer_denoise.files import atomic_path, load_npz, write_json
-from fer_denoise.inference import load_model
+from fer_denoise.inference import denoise, load_model
 from fer_denoise.metrics import psnr_per_image, summarize
 from fer_denoise.noise import to_float
 from fer_denoise.params import load_params
@@ -31,7 +30,6 @@ PSNR_TABLE = Path("plots/psnr.csv")
 PER_IMAGE = Path("plots/per_image.csv")  # each test face's PSNR: FER2013 data, in DVC's cache
 PER_IMAGE_COLUMNS = ("noisy", "classical", "unet", "attention_unet", "gan")
 GRID_DIR = Path("plots/grids")
-BATCH = 256
 
 
 def trained_models(params: dict, task: str) -> dict[str, Path]:
@@ -48,12 +46,6 @@ def extra_models(params: dict, task: str) -> dict[str, Path]:
     if task not in extra["tasks"]:
         return {}
     return {name: model_path(name, task) for name in extra["models"]}
-
-
-def denoise(model: keras.Model, noisy: np.ndarray) -> np.ndarray:
-    """Run a model on float images (N, H, W); outputs clipped to [0, 1]."""
-    output = model.predict(noisy[..., None], batch_size=BATCH, verbose=0)
-    return np.clip(output[..., 0], 0.0, 1.0)
 
 
 def describe(spec: dict) -> str:

@@ -1,9 +1,11 @@
-"""Stage `fetch`: put the FER2013 file in data/raw/, from a URL or a file the user already has.
+"""Stage `fetch`: put the dataset file in data/raw/, from a URL or a file the user already has.
 
 Where the file comes from, first match wins:
-1. the environment variable FER2013_PATH (a local file);
+1. the environment variable FER2013_PATH (a local file; FER2013 only);
 2. the one data file in data/external/ (drop your download there);
 3. params.yaml `data.source`: a URL (default: the Kaggle download) or a local path.
+An image-folder dataset (`data.dataset: images`) may also come as a folder, which is packed
+into a zip with sorted names and fixed timestamps: the same images give the same bytes.
 dvc.lock records the hash of what lands in data/raw/, whichever way it came.
 """
 
@@ -21,7 +23,7 @@ import zipfile
 from pathlib import Path
 
 from fer_denoise.errors import UserError, run_stage
-from fer_denoise.fer2013 import check_member_name, detect_format
+from fer_denoise.fer2013 import IMAGE_SUFFIXES, check_member_name, detect_format
 from fer_denoise.files import atomic_path
 from fer_denoise.params import load_params
 
@@ -38,11 +40,14 @@ HOW_TO_GET = (
     "KAGGLE_USERNAME and KAGGLE_KEY."
 )
 CHUNK = 1 << 20
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: packing ignores the files' mtimes
 
 
-def resolve_source(source: str, environ: dict[str, str], external: Path = EXTERNAL_DIR) -> str:
+def resolve_source(
+    source: str, environ: dict[str, str], external: Path = EXTERNAL_DIR, dataset: str = "fer2013"
+) -> str:
     """The file or URL to fetch, by the order in the module docstring."""
-    if environ.get(ENV_PATH):
+    if dataset == "fer2013" and environ.get(ENV_PATH):
         return environ[ENV_PATH]
     if external.is_dir():
         dropped = sorted(
@@ -152,8 +157,23 @@ def dataset_md5(path: Path) -> str:
         return _md5_of_stream(stream)
 
 
-def verify(path: Path, expected_md5: str | None, source: str) -> None:
-    """Fail on a mismatch with data.md5; otherwise warn when the checksum is not a known one."""
+def pack_folder(folder: Path, target: Path) -> None:
+    """Zip the folder's PNG / JPEG files, sorted, stored, with fixed timestamps."""
+    files = sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+    if not files:
+        raise UserError(f"{folder} holds no PNG or JPEG images; point data.source at the images")
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as archive:
+        for path in files:
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), FIXED_TIME)
+            archive.writestr(info, path.read_bytes())
+    print(f"packed {len(files)} images of {folder}")
+
+
+def verify(path: Path, expected_md5: str | None, source: str, dataset: str = "fer2013") -> None:
+    """Fail on a mismatch with data.md5; otherwise warn when the checksum is not a known one
+    (FER2013 only: other datasets have no known checksums here)."""
     md5 = dataset_md5(path)
     if expected_md5 is not None:
         if md5 != expected_md5.lower():
@@ -163,6 +183,8 @@ def verify(path: Path, expected_md5: str | None, source: str) -> None:
                 "to accept it."
             )
         print(f"{source}: MD5 {md5} matches data.md5")
+    elif dataset != "fer2013":
+        print(f"{source}: MD5 {md5} (set data.md5 to require it)")
     elif md5 in KNOWN_MD5:
         print(f"{source}: MD5 {md5} verified ({KNOWN_MD5[md5]})")
     else:
@@ -173,8 +195,10 @@ def verify(path: Path, expected_md5: str | None, source: str) -> None:
         )
 
 
-def fetch(source: str, expected_md5: str | None, environ: dict[str, str]) -> Path:
-    """Copy or download the dataset into data/raw/ atomically; return the file's path."""
+def fetch(
+    source: str, expected_md5: str | None, environ: dict[str, str], dataset: str = "fer2013"
+) -> Path:
+    """Copy, pack or download the dataset into data/raw/ atomically; return the file's path."""
     with atomic_path(RAW_DIR) as tmp_dir:
         tmp_dir.mkdir()
         if is_url(source):
@@ -184,23 +208,32 @@ def fetch(source: str, expected_md5: str | None, environ: dict[str, str]) -> Pat
             download(source, target, environ)
         else:
             local = Path(source).expanduser()
-            if not local.is_file():
+            if dataset == "images" and local.is_dir():
+                name, target = "images.zip", tmp_dir / "images.zip"
+                pack_folder(local, target)
+            elif not local.is_file() and dataset == "images":
+                raise UserError(
+                    f"data.source {local} does not exist: point it at the folder or zip of images"
+                )
+            elif not local.is_file():
                 raise UserError(f"FER2013 file {local} does not exist. {HOW_TO_GET}")
-            name, target = local.name, tmp_dir / local.name
-            print(f"copying {local}")
-            shutil.copyfile(local, target)
+            else:
+                name, target = local.name, tmp_dir / local.name
+                print(f"copying {local}")
+                shutil.copyfile(local, target)
         with open(target, "rb") as f:
             suffix = SUFFIXES[detect_format(f.read(4))]
         final_name = name if name.endswith(suffix) else name.split(".")[0] + suffix
         target = target.rename(tmp_dir / final_name)
-        verify(target, expected_md5, source)
+        verify(target, expected_md5, source, dataset)
     return RAW_DIR / final_name
 
 
 def main() -> None:
     params = load_params()["data"]
-    source = resolve_source(params["source"], dict(os.environ))
-    path = fetch(source, params["md5"], dict(os.environ))
+    dataset = params["dataset"]
+    source = resolve_source(params["source"], dict(os.environ), dataset=dataset)
+    path = fetch(source, params["md5"], dict(os.environ), dataset)
     print(f"fetched {path} ({path.stat().st_size >> 20} MiB)")
 
 

@@ -16,14 +16,14 @@ from fer_denoise.baselines import classical_baseline
 from fer_denoise.errors import run_stage
 from fer_denoise.fer2013 import EMOTIONS
 from fer_denoise.files import atomic_path, load_npz, write_json
-from fer_denoise.inference import load_model
+from fer_denoise.inference import BATCH, denoise, load_model
 from fer_denoise.noise import to_float
 from fer_denoise.params import load_params
 from fer_denoise.recognition import recognition_scores
 from fer_denoise.stages.add_noise import noisy_path
 from fer_denoise.stages.emotion_classifier import CLASSIFIER
-from fer_denoise.stages.evaluate import BATCH, denoise, trained_models
-from fer_denoise.stages.prepare import PREPARED
+from fer_denoise.stages.evaluate import trained_models
+from fer_denoise.stages.prepare import load_labelled
 
 METRICS = Path("metrics/recognition.json")
 ACCURACY_TABLE = Path("plots/recognition.csv")
@@ -32,7 +32,7 @@ CONFUSION_TABLE = Path("plots/confusion.csv")
 
 def main() -> None:
     params = load_params()
-    prepared = load_npz(PREPARED, ("images", "labels", "split"), made_by="prepare")
+    prepared = load_labelled("recognition")
     test = prepared["split"] == "test"
     labels = prepared["labels"][test]
     classifier = load_model(CLASSIFIER)

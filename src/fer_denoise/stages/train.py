@@ -32,6 +32,7 @@ from fer_denoise.models import BUILDERS, build_model
 from fer_denoise.models.switching import with_switching_output
 from fer_denoise.noise import to_float
 from fer_denoise.params import load_params, task_params
+from fer_denoise.stacks import with_channel_axis
 from fer_denoise.stages.add_noise import noisy_path
 from fer_denoise.stages.prepare import PREPARED
 from fer_denoise.training import (
@@ -93,7 +94,10 @@ def fit_denoiser(
         flip=train["flip"],
         shift=train["shift"],
     )
-    validation = (to_float(noisy["val"])[..., None], to_float(images[split == "val"])[..., None])
+    validation = (
+        with_channel_axis(to_float(noisy["val"])),
+        with_channel_axis(to_float(images[split == "val"])),
+    )
 
     architecture = params["models"][model_name]
     checkpoint_folder = checkpoint_dir(model_name, task)
@@ -109,7 +113,7 @@ def fit_denoiser(
         [PREPARED, noisy_path(task), *([init] if init else [])],
     )
     with distribution_scope(train["distribute"]) as replicas:
-        model = build_model(model_name, images.shape[1:] + (1,), **architecture)
+        model = build_model(model_name, with_channel_axis(images).shape[1:], **architecture)
         if train["switching_output"] and spec["type"] == "salt_pepper":
             model = with_switching_output(model)
     checkpoint = load_checkpoint(checkpoint_folder, run_fingerprint)
