@@ -90,3 +90,16 @@ def test_progress_is_reported_after_every_face():
     seen = []
     apply_filter("tv_chambolle", noisy, 0.1, progress=seen.append)
     assert seen == [1, 2, 3]
+
+
+@pytest.mark.parametrize("noise_type", ["gaussian", "salt_pepper"])
+def test_color_images_are_filtered_channel_by_channel(noise_type):
+    rng = np.random.default_rng(2)
+    color = rng.integers(0, 256, (2, 12, 12, 3)).astype(np.float32) / 255
+    _, restored = classical_baseline(noise_type, color, guard=3)
+    filtered = apply_filter("gaussian_blur", color, 1.0)
+    assert restored.shape == filtered.shape == color.shape
+    for channel in range(3):
+        gray = color[..., channel]
+        assert np.array_equal(restored[..., channel], classical_baseline(noise_type, gray, 3)[1])
+        assert np.array_equal(filtered[..., channel], apply_filter("gaussian_blur", gray, 1.0))

@@ -3,6 +3,7 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from fer_denoise.metrics import mse_per_image, psnr_per_image, ssim_per_image, summarize
+from fer_denoise.stacks import by_plane, from_planes, like_input, to_planes, with_channel_axis
 
 
 def test_known_psnr_and_mse_values():
@@ -33,3 +34,29 @@ def test_summary_is_the_per_image_mean():
     clean = np.zeros((2, 48, 48))
     estimate = clean + np.array([0.1, 0.01])[:, None, None]
     assert summarize(clean, estimate)["psnr"] == pytest.approx(30.0)
+
+
+def test_color_images_score_like_skimage_with_a_channel_axis():
+    rng = np.random.default_rng(1)
+    clean = rng.random((3, 16, 16, 3))
+    noisy = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1)
+    expected = [
+        structural_similarity(c, n, data_range=1.0, channel_axis=-1)
+        for c, n in zip(clean, noisy, strict=True)
+    ]
+    np.testing.assert_allclose(ssim_per_image(clean, noisy), expected, rtol=1e-6)
+    mse = ((clean - noisy) ** 2).mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(mse_per_image(clean, noisy), mse)
+
+
+def test_color_stacks_go_through_grayscale_functions_plane_by_plane():
+    images = np.arange(2 * 4 * 5 * 3).reshape(2, 4, 5, 3)
+    planes = to_planes(images)
+    assert planes.shape == (6, 4, 5)
+    assert np.array_equal(planes[4], images[1, :, :, 1])  # image 1, channel 1
+    assert np.array_equal(from_planes(planes, images.shape), images)
+    assert np.array_equal(by_plane(lambda p: p[:, ::-1], images), images[:, ::-1])
+    gray = images[..., 0]
+    assert to_planes(gray) is gray and with_channel_axis(gray).shape == (2, 4, 5, 1)
+    assert like_input(with_channel_axis(gray), gray).shape == gray.shape
+    assert with_channel_axis(images) is images
