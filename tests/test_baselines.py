@@ -103,3 +103,6 @@ def test_color_images_are_filtered_channel_by_channel(noise_type):
         gray = color[..., channel]
         assert np.array_equal(restored[..., channel], classical_baseline(noise_type, gray, 3)[1])
         assert np.array_equal(filtered[..., channel], apply_filter("gaussian_blur", gray, 1.0))
+    seen = []
+    apply_filter("gaussian_blur", color, 1.0, progress=seen.append)
+    assert seen == [1, 2]  # once per image, not per channel

@@ -145,15 +145,15 @@ def apply_filter(
     """A tuned filter on each image of a stack, each channel of a color image on its own;
     float32 in [0, 1].
 
-    `progress(done)` is called after each image (each channel of a color image), for the slow
-    filters.
+    `progress(done)` is called after each image, for the slow filters.
     """
     planes = to_planes(images)
+    channels = len(planes) // max(len(images), 1)
     restored = np.empty(planes.shape, np.float32)
     for index, plane in enumerate(planes):
         restored[index] = TUNED_FILTERS[name].apply(plane.astype(np.float64), setting)
-        if progress:
-            progress(index + 1)
+        if progress and (index + 1) % channels == 0:
+            progress((index + 1) // channels)
     return from_planes(np.clip(restored, 0.0, 1.0), images.shape)
 
 
