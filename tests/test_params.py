@@ -63,12 +63,23 @@ def test_the_committed_params_are_valid():
         ("models.dncnn.depth", 1, "`models.dncnn.depth` must be an integer >= 2"),
         ("train.shift", 0.6, "`train.shift` must be a number >= 0.0 and <= 0.5"),
         ("baselines.bm3d_images", 0, "`baselines.bm3d_images` must be an integer >= 1"),
+        ("data.dataset", "ffhq", "`data.dataset` must be one of fer2013, images"),
+        ("data.channels", 2, "`data.channels` must be one of 1, 3"),
+        ("data.image_size", 64, "`data.image_size` is 64, but FER2013 faces have image_size 48"),
+        ("data.channels", 3, "set it to 1, or data.dataset to `images`"),
+        ("data.test_fraction", 0.6, "`data.test_fraction` must be a number > 0.0 and <= 0.5"),
     ],
 )
 def test_bad_values_name_the_key_and_the_fix(path, value, message):
     with pytest.raises(UserError, match=message) as error:
         validate(with_change(path, value))
     assert "dvc exp run -S" in str(error.value)
+
+
+def test_an_images_dataset_takes_any_size_and_color():
+    params = with_change("data.dataset", "images")
+    params["data"].update(image_size=128, channels=3)
+    assert validate(params)["data"]["image_size"] == 128
 
 
 def test_an_integer_is_accepted_where_a_number_is_expected():
