@@ -7,6 +7,7 @@ permutation sends fixed fractions to val and test, so the same files and seed gi
 split. Nothing is extracted to disk.
 """
 
+import contextlib
 import io
 import zipfile
 from dataclasses import dataclass
@@ -91,21 +92,21 @@ def decode(data: bytes, name: str, source: str, channels: int, size: int) -> np.
     return np.asarray(image)
 
 
-def image_members(path: Path) -> dict[str, bytes] | None:
-    """The image files of a zip (name -> bytes), checked for unsafe names; None for a folder."""
-    if path.is_dir():
-        return None
+def image_files(folder: Path) -> dict[str, Path]:
+    """The PNG / JPEG files under a folder, by their relative path with / separators."""
+    files = (p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return {p.relative_to(folder).as_posix(): p for p in files}
+
+
+def open_zip(path: Path) -> zipfile.ZipFile:
+    """A zip of images, every member name checked before anything is read."""
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as error:
         raise UserError(f"{path}: not a readable zip or folder ({error})") from error
-    with archive:
-        members = {}
-        for info in archive.infolist():
-            check_member_name(info.filename, str(path))
-            if not info.is_dir() and info.filename.lower().endswith(IMAGE_SUFFIXES):
-                members[info.filename] = archive.read(info)
-        return members
+    for name in archive.namelist():
+        check_member_name(name, str(path))
+    return archive
 
 
 def read_image_folder(
@@ -118,24 +119,27 @@ def read_image_folder(
 ) -> ImageSet:
     """Every image under a folder, or in a zip, with its split (see the module docstring)."""
     path = Path(path)
-    members = image_members(path)
-    if members is None:
-        files = sorted(
-            p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        )
-        members = {p.relative_to(path).as_posix(): p for p in files}
-    names = sorted(members)
-    if not names:
-        raise UserError(
-            f"{path}: no PNG or JPEG images inside; point data.source at the image folder or zip"
-        )
-    shape = (len(names), size, size) + ((3,) if channels == 3 else ())
-    images = np.empty(shape, np.uint8)
-    for index, name in enumerate(names):
-        data = members[name]
-        images[index] = decode(
-            data if isinstance(data, bytes) else data.read_bytes(), name, str(path), channels, size
-        )
+    with contextlib.ExitStack() as stack:
+        if path.is_dir():
+            files = image_files(path)
+            names = sorted(files)
+
+            def read(name: str) -> bytes:
+                return files[name].read_bytes()
+
+        else:
+            archive = stack.enter_context(open_zip(path))
+            names = sorted(n for n in archive.namelist() if n.lower().endswith(IMAGE_SUFFIXES))
+            read = archive.read  # one member at a time: the zip may not fit in memory
+        if not names:
+            raise UserError(
+                f"{path}: no PNG or JPEG images inside; point data.source at the image folder "
+                "or zip"
+            )
+        shape = (len(names), size, size) + ((3,) if channels == 3 else ())
+        images = np.empty(shape, np.uint8)
+        for index, name in enumerate(names):
+            images[index] = decode(read(name), name, str(path), channels, size)
     split = split_from_folders(names, str(path))
     if split is None:
         split = split_by_fraction(len(names), val_fraction, test_fraction, seed)

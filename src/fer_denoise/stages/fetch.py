@@ -23,8 +23,9 @@ import zipfile
 from pathlib import Path
 
 from fer_denoise.errors import UserError, run_stage
-from fer_denoise.fer2013 import IMAGE_SUFFIXES, check_member_name, detect_format
+from fer_denoise.fer2013 import check_member_name, detect_format
 from fer_denoise.files import atomic_path
+from fer_denoise.image_folders import image_files
 from fer_denoise.params import load_params
 
 RAW_DIR = Path("data/raw")
@@ -159,15 +160,12 @@ def dataset_md5(path: Path) -> str:
 
 def pack_folder(folder: Path, target: Path) -> None:
     """Zip the folder's PNG / JPEG files, sorted, stored, with fixed timestamps."""
-    files = sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-    )
+    files = image_files(folder)
     if not files:
         raise UserError(f"{folder} holds no PNG or JPEG images; point data.source at the images")
     with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as archive:
-        for path in files:
-            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), FIXED_TIME)
-            archive.writestr(info, path.read_bytes())
+        for name in sorted(files):
+            archive.writestr(zipfile.ZipInfo(name, FIXED_TIME), files[name].read_bytes())
     print(f"packed {len(files)} images of {folder}")
 
 
