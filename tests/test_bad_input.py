@@ -15,7 +15,7 @@ from fer_denoise.models.patchgan import build_patchgan
 from fer_denoise.stages import add_noise, adversarial, evaluate, fetch, fine_tune, prepare, train
 
 ROOT = Path(__file__).parents[1]
-PREPARED_OUTPUTS = ("data/prepared/fer2013.npz", "data/prepared/summary.json")
+PREPARED_OUTPUTS = ("data/prepared/images.npz", "data/prepared/summary.json")
 
 
 @pytest.fixture

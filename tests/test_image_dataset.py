@@ -52,7 +52,7 @@ def color_repo(tmp_path_factory):
 
 
 def test_color_images_of_another_size_run_through_the_denoising_stages(color_repo):
-    with np.load(color_repo / "data/prepared/fer2013.npz") as prepared:
+    with np.load(color_repo / "data/prepared/images.npz") as prepared:
         assert prepared["images"].shape == (COUNT, SIZE, SIZE, 3)
         assert "labels" not in prepared.files
         assert (prepared["split"] == "test").sum() == COUNT // 4

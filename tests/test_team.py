@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 UP_TO_DATE = "Data and pipelines are up to date"
 OUTPUTS = (
     "data/raw/fer2013.csv",
-    "data/prepared/fer2013.npz",
+    "data/prepared/images.npz",
     *(f"data/noisy/{task}.npz" for task in TASKS),
     *(f"models/unet/{task}.keras" for task in TASKS),
     *(f"plots/grids/{task}.png" for task in TASKS),

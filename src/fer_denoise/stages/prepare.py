@@ -1,4 +1,4 @@
-"""Stage `prepare`: parse the fetched dataset into data/prepared/fer2013.npz.
+"""Stage `prepare`: parse the fetched dataset into data/prepared/images.npz.
 
 FER2013 (`data.dataset: fer2013`): Training = train, PublicTest = val (early stopping),
 PrivateTest = test (evaluation), with emotion labels. An image-folder dataset
@@ -19,7 +19,7 @@ from fer_denoise.image_folders import read_image_folder
 from fer_denoise.params import load_params
 
 RAW_DIR = Path("data/raw")
-PREPARED = Path("data/prepared/fer2013.npz")
+PREPARED = Path("data/prepared/images.npz")
 SUMMARY = Path("data/prepared/summary.json")
 
 
