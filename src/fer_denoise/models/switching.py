@@ -11,6 +11,7 @@ import keras
 from keras import layers, ops
 
 
+@keras.saving.register_keras_serializable(package="fer_denoise")
 class ImpulseSwitch(layers.Layer):
     """[noisy, restored] -> restored where noisy is exactly 0 or 1, else noisy."""
 
