@@ -104,6 +104,29 @@ def test_output_equals_the_model_run_in_memory(tmp_path, model_file):
         assert np.array_equal(written, expected[index])
 
 
+def test_rgb_model_denoises_color_images_in_color(tmp_path, capsys):
+    """A model trained on an RGB image-folder dataset: color in, color out, channel order kept;
+    grayscale files are converted, a grayscale table is refused with the reason."""
+    keras.utils.set_random_seed(0)
+    model = build_model("unet", (48, 48, 3), depth=2, base_filters=4, batch_norm=False)
+    model_path = tmp_path / "rgb.keras"
+    model.save(model_path)
+    rng = np.random.default_rng(0)
+    color = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    Image.fromarray(color).save(tmp_path / "color.png")
+    Image.fromarray(color[:37, :45]).save(tmp_path / "odd.png")
+    Image.fromarray(color[..., 0]).save(tmp_path / "gray.png")
+    np.savez(tmp_path / "gray.npz", images=color[None, ..., 0])
+    inputs = [str(tmp_path / n) for n in ("color.png", "odd.png", "gray.png", "gray.npz")]
+    status = main(["denoise", "--model", str(model_path), *inputs, "--out", str(tmp_path / "out")])
+    assert status == 2
+    assert "gray.npz:images: this model takes RGB images" in capsys.readouterr().err
+    expected = to_uint8(model.predict(to_float(color)[None], verbose=0)[0])
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "color.png")), expected)
+    assert np.asarray(Image.open(tmp_path / "out" / "odd.png")).shape == (37, 45, 3)
+    assert Image.open(tmp_path / "out" / "gray.png").mode == "RGB"
+
+
 def test_fer_csv_input_gives_one_png_per_row(tmp_path, model_file):
     csv = write_fer_csv(tmp_path / "fer2013.csv", per_split=2)
     assert (
@@ -137,7 +160,7 @@ def test_bad_inputs_are_reported_and_the_rest_still_processed(tmp_path, model_fi
     for expected in (
         "broken.png: not a readable image",
         "notes.txt: unsupported format .txt",
-        "colour.npz:images: expected grayscale",
+        "colour.npz:images: this model takes grayscale images",
         "missing.png: no such file",
     ):
         assert expected in err

@@ -4,12 +4,14 @@
     fer-denoise info models/unet/salt_pepper.keras
     fer-denoise noise --task salt_pepper INPUT... --out DIR
 
-INPUT is an image file (PNG, JPEG, BMP, TIFF; RGB is converted to grayscale), a folder (searched
-recursively; relative paths are kept under DIR), or a FER-format table: an .npz of (N, H, W)
-uint8 arrays, or a FER2013 CSV (.csv or .csv.gz). Outputs are 8-bit grayscale PNGs of the
-input's size. Models are fully convolutional: an image of any size runs at its own size,
-mirror-padded to a multiple of the model's downsampling factor (8 for a depth-3 U-Net) and
-cropped back. The models were trained on 48x48 faces, so that is where they do best.
+INPUT is an image file (PNG, JPEG, BMP, TIFF), a folder (searched recursively; relative paths
+are kept under DIR), or a FER-format table: an .npz of (N, H, W) uint8 arrays, or a FER2013 CSV
+(.csv or .csv.gz). Images are converted to the model's channels: grayscale for the FER2013
+models, RGB for a model trained on a color image-folder dataset (an .npz then holds
+(N, H, W, 3) arrays). `noise` works in grayscale. Outputs are 8-bit PNGs of the input's size.
+Models are fully convolutional: an image of any size runs at its own size, mirror-padded to a
+multiple of the model's downsampling factor (8 for a depth-3 U-Net) and cropped back. The
+FER2013 models were trained on 48x48 faces, so that is where they do best.
 """
 
 import argparse
@@ -22,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_denoise.errors import UserError
+from fer_denoise.stacks import like_input, with_channel_axis
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -32,7 +35,7 @@ class Item:
 
     source: str
     output: Path
-    image: np.ndarray | None = None  # float32 (H, W) in [0, 1], read lazily for files
+    image: np.ndarray | None = None  # float32 (H, W) or (H, W, 3) in [0, 1], read lazily
 
 
 class Failures:
@@ -53,18 +56,22 @@ class Failures:
         return 2 if self.items else 0
 
 
-def read_image(path: Path) -> np.ndarray:
-    """A grayscale float image in [0, 1]; RGB and palette images are converted."""
+PIL_MODES = {1: "L", 3: "RGB"}  # channels -> the PIL mode images are converted to and saved in
+
+
+def read_image(path: Path, channels: int) -> np.ndarray:
+    """A float image in [0, 1] with `channels` channels (grayscale (H, W) or RGB (H, W, 3));
+    any other mode (palette, RGBA, grayscale for an RGB model) is converted."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("L"), np.float32) / 255.0
+            return np.asarray(image.convert(PIL_MODES[channels]), np.float32) / 255.0
     except (UnidentifiedImageError, OSError) as error:
         raise UserError(f"not a readable image ({error})") from error
 
 
-def table_items(path: Path, failures: Failures) -> Iterator[Item]:
+def table_items(path: Path, channels: int, failures: Failures) -> Iterator[Item]:
     """Images of a FER-format .npz or CSV, written as <stem>/<array>/<index>.png."""
     from fer_denoise.fer2013 import read_fer2013
 
@@ -79,13 +86,15 @@ def table_items(path: Path, failures: Failures) -> Iterator[Item]:
         failures.add(str(path), f"not a FER-format table ({error})")
         return
     for name, array in arrays.items():
-        if array.ndim == 4 and array.shape[-1] == 1:
+        if channels == 1 and array.ndim == 4 and array.shape[-1] == 1:
             array = array[..., 0]
-        if array.ndim != 3 or array.dtype != np.uint8:
+        expected = "(N, H, W)" if channels == 1 else f"(N, H, W, {channels})"
+        shape_ok = array.ndim == 3 if channels == 1 else array.shape[3:] == (channels,)
+        if not shape_ok or array.dtype != np.uint8:
             failures.add(
                 f"{path}:{name}",
-                f"expected grayscale uint8 images (N, H, W), got "
-                f"{array.dtype} {array.shape}; convert colour images to grayscale",
+                f"this model takes {'grayscale' if channels == 1 else 'RGB'} images: expected "
+                f"uint8 {expected}, got {array.dtype} {array.shape}",
             )
             continue
         for index, image in enumerate(array):
@@ -96,7 +105,7 @@ def table_items(path: Path, failures: Failures) -> Iterator[Item]:
             )
 
 
-def collect(inputs: list[Path], failures: Failures) -> Iterator[Item]:
+def collect(inputs: list[Path], channels: int, failures: Failures) -> Iterator[Item]:
     """Every image named by the inputs, in a stable order."""
     for path in inputs:
         if path.is_dir():
@@ -110,7 +119,7 @@ def collect(inputs: list[Path], failures: Failures) -> Iterator[Item]:
         elif path.suffix.lower() in IMAGE_SUFFIXES:
             yield Item(str(path), Path(path.name).with_suffix(".png"))
         elif path.suffix == ".npz" or path.name.endswith((".csv", ".csv.gz")):
-            yield from table_items(path, failures)
+            yield from table_items(path, channels, failures)
         else:
             failures.add(
                 str(path),
@@ -119,12 +128,12 @@ def collect(inputs: list[Path], failures: Failures) -> Iterator[Item]:
             )
 
 
-def loaded(items: Iterator[Item], failures: Failures) -> Iterator[Item]:
+def loaded(items: Iterator[Item], channels: int, failures: Failures) -> Iterator[Item]:
     """The items with their pixels, skipping (and recording) unreadable files."""
     for item in items:
         if item.image is None:
             try:
-                item.image = read_image(Path(item.source))
+                item.image = read_image(Path(item.source), channels)
             except UserError as error:
                 failures.add(item.source, str(error))
                 continue
@@ -132,14 +141,14 @@ def loaded(items: Iterator[Item], failures: Failures) -> Iterator[Item]:
 
 
 def write_png(path: Path, image: np.ndarray) -> None:
-    """An 8-bit grayscale PNG, written atomically."""
+    """An 8-bit grayscale (H, W) or RGB (H, W, 3) PNG, written atomically."""
     from PIL import Image
 
     from fer_denoise.files import atomic_path
     from fer_denoise.noise import to_uint8
 
     with atomic_path(path) as tmp:
-        Image.fromarray(to_uint8(image), mode="L").save(tmp, format="PNG")
+        Image.fromarray(to_uint8(image)).save(tmp, format="PNG")
 
 
 class Progress:
@@ -181,29 +190,34 @@ class Denoiser:
                 f"{model_file} is not a denoiser (it maps {model.input_shape[1:]} to "
                 f"{model.output_shape[1:]}); use models/<model>/<task>.keras"
             )
-        if model.input_shape[-1] != 1:
+        self.channels = model.input_shape[-1]
+        if self.channels not in PIL_MODES:
             raise UserError(
-                f"{model_file} expects {model.input_shape[-1]} channels; "
-                "fer-denoise denoises grayscale images (1 channel)"
+                f"{model_file} expects {self.channels} channels; "
+                "fer-denoise denoises grayscale (1 channel) or RGB (3 channels) images"
             )
         config = model.get_config()
         for layer in config["layers"]:
             if layer["class_name"] == "InputLayer":
-                layer["config"]["batch_shape"] = (None, None, None, 1)
+                layer["config"]["batch_shape"] = (None, None, None, self.channels)
         self.model = keras.Model.from_config(config)
         self.model.set_weights(model.get_weights())
         self.multiple, self.batch_size = size_multiple(model), batch_size
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        """Denoise a stack (N, H, W) of one size: pad to the multiple, predict, crop, clip."""
-        height, width = images.shape[1:]
+        """Denoise a stack (N, H, W) or (N, H, W, C) of one size: pad to the multiple,
+        predict, crop, clip."""
+        height, width = images.shape[1:3]
         pad_h, pad_w = -height % self.multiple, -width % self.multiple
-        padded = np.pad(images, ((0, 0), (0, pad_h), (0, pad_w)), mode="symmetric")
+        padded = np.pad(
+            with_channel_axis(images), ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="symmetric"
+        )
         outputs = [
-            np.asarray(self.model.predict_on_batch(padded[i : i + self.batch_size, ..., None]))
+            np.asarray(self.model.predict_on_batch(padded[i : i + self.batch_size]))
             for i in range(0, len(padded), self.batch_size)
         ]
-        return np.clip(np.concatenate(outputs)[:, :height, :width, 0], 0.0, 1.0)
+        cropped = np.concatenate(outputs)[:, :height, :width]
+        return np.clip(like_input(cropped, images), 0.0, 1.0)
 
 
 def run_in_batches(
@@ -252,7 +266,8 @@ def run_in_batches(
 def command_denoise(arguments: argparse.Namespace) -> int:
     failures = Failures()
     denoiser = Denoiser(arguments.model, arguments.batch_size)
-    items = loaded(collect(arguments.inputs, failures), failures)
+    channels = denoiser.channels
+    items = loaded(collect(arguments.inputs, channels, failures), channels, failures)
     written = run_in_batches(
         items,
         arguments.out,
@@ -279,7 +294,7 @@ def command_noise(arguments: argparse.Namespace) -> int:
         ]
 
     failures = Failures()
-    items = loaded(collect(arguments.inputs, failures), failures)
+    items = loaded(collect(arguments.inputs, 1, failures), 1, failures)
     print(f"{arguments.task}: {spec}, seed {seed}", file=sys.stderr)
     written = run_in_batches(items, arguments.out, noisy, 256, Progress("noised"))
     return failures.summary(written)
