@@ -14,6 +14,9 @@ from fer_denoise.model_card import write_card
 from fer_denoise.models import build_model
 from fer_denoise.noise import add_noise, task_rng, to_float, to_uint8
 
+# One worker trains the module's model for all its tests.
+pytestmark = pytest.mark.xdist_group("cli_model")
+
 SPEC = {"type": "gaussian", "sigma": 0.1}
 ROOT = Path(__file__).parents[1]
 

@@ -14,6 +14,9 @@ from tiny_repo import environment, make_tiny_repository, run
 
 from fer_denoise.model_card import read_card
 
+# One worker builds the color run (a module fixture) for both tests.
+pytestmark = pytest.mark.xdist_group("color_run")
+
 SIZE, COUNT = 64, 24
 TASK = "gaussian_low"
 

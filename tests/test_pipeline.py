@@ -32,7 +32,8 @@ from fer_denoise.fer2013 import EMOTIONS
 from fer_denoise.inference import load_model
 from fer_denoise.model_card import read_card
 
-pytestmark = pytest.mark.e2e
+# One worker builds the tiny run (a session fixture) for every test that copies it.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tiny_run")]
 MODELS = ("unet", "attention_unet", "gan")
 GAUSSIAN_FILTERS = ("gaussian_blur", "tv_chambolle", "wavelet", "nl_means", "bm3d")
 

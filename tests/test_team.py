@@ -9,7 +9,8 @@ import pytest
 import yaml
 from tiny_repo import ROOT, TASKS, copy_run, run, run_json
 
-pytestmark = pytest.mark.e2e
+# One worker builds the tiny run (a session fixture) for every test that copies it.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tiny_run")]
 
 UP_TO_DATE = "Data and pipelines are up to date"
 OUTPUTS = (
@@ -117,31 +118,6 @@ def test_a_teammate_pulls_everything_from_an_s3_remote(tiny_run, tmp_path, s3_en
     assert_like_the_original(clone, work)
 
 
-def test_an_experiment_travels_through_git_and_the_dvc_remote(tiny_run, tmp_path):
-    work = copy_run(tiny_run, tmp_path / "work")
-    origin = tmp_path / "origin.git"
-    run(["git", "init", "-q", "--bare", "--initial-branch=main", str(origin)], tmp_path)
-    run(["git", "remote", "add", "origin", str(origin)], work)
-    run(["git", "push", "-q", "origin", "HEAD:refs/heads/main"], work)
-    # A baseline param: it reruns only evaluate and recognition, which keeps the test short.
-    run(["dvc", "exp", "run", "--name", "strict", "-S", "evaluate.switching_median_guard=0"], work)
-    expected = evaluate_metrics(work)
-    run(["dvc", "exp", "push", "origin", "strict"], work)
-
-    clone = tmp_path / "clone"
-    run(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
-    run(["dvc", "exp", "pull", "origin", "strict"], clone)
-    run(["dvc", "exp", "apply", "strict"], clone)
-
-    assert evaluate_metrics(clone) == expected != evaluate_metrics(tiny_run)
-    assert yaml.safe_load((clone / "params.yaml").read_text())["evaluate"] == {
-        "grid_images": 2,
-        "switching_median_guard": 0,
-    }
-    assert all((clone / name).is_file() for name in OUTPUTS)
-    assert UP_TO_DATE in run(["dvc", "status"], clone)
-
-
 def experiments(show: list) -> dict[str, dict]:
     """name -> {'params', 'metrics'} of every experiment in `dvc exp show --json`."""
     found = {}
@@ -156,8 +132,11 @@ def experiments(show: list) -> dict[str, dict]:
     return found
 
 
-def test_a_queued_sweep_runs_every_value(tiny_run, tmp_path):
-    work = copy_run(tiny_run, tmp_path / "work")
+@pytest.fixture(scope="module")
+def swept(tiny_run, tmp_path_factory) -> tuple[Path, dict[str, dict]]:
+    """A copy of the tiny run after a queued sweep of two baseline settings (it reruns only
+    evaluate and recognition, which keeps it short): the workspace and its experiments."""
+    work = copy_run(tiny_run, tmp_path_factory.mktemp("sweep") / "work")
     run(["dvc", "exp", "run", "--queue", "-S", "evaluate.switching_median_guard=0,1"], work)
     run(["dvc", "queue", "start", "--jobs", "1"], work)
     deadline = time.monotonic() + 900
@@ -166,9 +145,39 @@ def test_a_queued_sweep_runs_every_value(tiny_run, tmp_path):
         time.sleep(3)
     status = run(["dvc", "queue", "status"], work)
     assert status.count("Success") == 2, status
+    return work, experiments(run_json(["dvc", "exp", "show", "--json"], work))
 
-    found = experiments(run_json(["dvc", "exp", "show", "--json"], work))
+
+def test_a_queued_sweep_runs_every_value(swept):
+    _, found = swept
     guards = sorted(e["params"]["evaluate"]["switching_median_guard"] for e in found.values())
     assert guards == [0, 1], found
     switching = [e["metrics"]["data"]["salt_pepper"]["switching_median"] for e in found.values()]
     assert switching[0] != switching[1], "each experiment scores its own guard"
+
+
+def test_an_experiment_travels_through_git_and_the_dvc_remote(swept, tiny_run):
+    work, found = swept
+    strict = next(
+        n for n, e in found.items() if e["params"]["evaluate"]["switching_median_guard"] == 0
+    )
+    origin = work.parent / "origin.git"
+    run(["git", "init", "-q", "--bare", "--initial-branch=main", str(origin)], work.parent)
+    run(["git", "remote", "add", "origin", str(origin)], work)
+    run(["git", "push", "-q", "origin", "HEAD:refs/heads/main"], work)
+    run(["dvc", "exp", "push", "origin", strict], work)
+
+    # A sibling of the workspace, so the DVC remote's relative path names the same folder.
+    clone = work.parent / "clone"
+    run(["git", "clone", "-q", str(origin), str(clone)], work.parent)
+    run(["dvc", "exp", "pull", "origin", strict], clone)
+    run(["dvc", "exp", "apply", strict], clone)
+
+    expected = found[strict]["metrics"]["data"]
+    assert evaluate_metrics(clone) == expected != evaluate_metrics(tiny_run)
+    assert yaml.safe_load((clone / "params.yaml").read_text())["evaluate"] == {
+        "grid_images": 2,
+        "switching_median_guard": 0,
+    }
+    assert all((clone / name).is_file() for name in OUTPUTS)
+    assert UP_TO_DATE in run(["dvc", "status"], clone)
