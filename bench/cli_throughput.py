@@ -3,9 +3,14 @@
     python bench/cli_throughput.py [--model models/unet/salt_pepper.keras] [--images 5000]
 
 Without a trained model, an untrained U-Net built from params.yaml is timed (same cost).
+Each measurement is repeated (`--repeats`): this machine's speed drifts by +/-20% within
+minutes, so one run says little. The model's arithmetic per image turns the in-memory rate
+into the GFLOP/s the CPU sustains, which shows how far a faster code path could go.
 """
 
 import argparse
+import math
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -26,41 +31,73 @@ def untrained_model(folder: Path) -> Path:
     return path
 
 
+def flops_per_image(model_file: Path) -> int:
+    """Floating-point operations (2 per multiply-add) of the convolutions for one image of the
+    model's training size; everything else in these models is cheap beside them."""
+    import keras
+
+    from fer_denoise.inference import load_model
+
+    total = 0
+    for layer in load_model(model_file).layers:
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            positions = math.prod(layer.input.shape[1:3])  # each input pixel scatters a kernel
+        elif isinstance(layer, keras.layers.Conv2D):
+            positions = math.prod(layer.output.shape[1:3])
+        else:
+            continue
+        total += 2 * positions * math.prod(layer.kernel.shape)
+    return total
+
+
+def rates(images: int, repeats: int, work) -> list[float]:
+    """Images per second of `work()`, once per repeat."""
+    measured = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        measured.append(images / (time.perf_counter() - start))
+    return measured
+
+
+def spread(measured: list[float]) -> str:
+    return (
+        f"{statistics.median(measured):6.0f} images/s "
+        f"(min {min(measured):.0f}, max {max(measured):.0f}, {len(measured)} runs)"
+    )
+
+
 def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("models/unet/salt_pepper.keras"))
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=3)
     arguments = parser.parse_args()
     images = np.random.default_rng(0).integers(0, 256, (arguments.images, 48, 48), np.uint8)
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
+        inputs, out = work / "in", work / "out"
+        inputs.mkdir()
         model = arguments.model if arguments.model.is_file() else untrained_model(work)
         for index, image in enumerate(images):
-            Image.fromarray(image).save(work / f"{index:05d}.png")
+            Image.fromarray(image).save(inputs / f"{index:05d}.png")
         denoiser = Denoiser(model, arguments.batch_size)
         denoiser(images[:256].astype(np.float32) / 255)  # warm-up: build the graph once
-        start = time.perf_counter()
-        denoiser(images.astype(np.float32) / 255)
-        in_memory = arguments.images / (time.perf_counter() - start)
-        start = time.perf_counter()
-        status = main(
-            [
-                "denoise",
-                "--model",
-                str(model),
-                "--batch-size",
-                str(arguments.batch_size),
-                str(work),
-                "--out",
-                str(work / "out"),
-            ]
-        )
-        folder = arguments.images / (time.perf_counter() - start)
-        assert status == 0 and len(list((work / "out").rglob("*.png"))) == arguments.images
-    print(f"model            {model}")
-    print(f"in-memory batch  {in_memory:8.0f} images/s")
-    print(f"folder of PNGs   {folder:8.0f} images/s (model load, PNG read and write included)")
+        batch = images.astype(np.float32) / 255
+        in_memory = rates(arguments.images, arguments.repeats, lambda: denoiser(batch))
+
+        command = ["denoise", "--model", str(model), "--batch-size", str(arguments.batch_size)]
+        command += [str(inputs), "--out", str(out)]
+        statuses = []
+        folder = rates(arguments.images, arguments.repeats, lambda: statuses.append(main(command)))
+        assert set(statuses) == {0} and len(list(out.rglob("*.png"))) == arguments.images
+        flops = flops_per_image(model)
+    print(f"model            {model}: {flops / 1e6:.0f} MFLOP per image")
+    print(f"in-memory batch  {spread(in_memory)}")
+    print(f"                 = {statistics.median(in_memory) * flops / 1e9:.0f} GFLOP/s sustained")
+    print(f"folder of PNGs   {spread(folder)}")
+    print("                 (model load, PNG read and write included)")
 
 
 if __name__ == "__main__":
