@@ -4,12 +4,15 @@
 
 Without a trained model, an untrained U-Net built from params.yaml is timed (same cost).
 Each measurement is repeated (`--repeats`): this machine's speed drifts by +/-20% within
-minutes, so one run says little. The model's arithmetic per image turns the in-memory rate
-into the GFLOP/s the CPU sustains, which shows how far a faster code path could go.
+minutes, so one run says little. Two figures say how far a faster code path could go: the
+rate a large matrix product reaches on this CPU, divided by the model's arithmetic per image,
+is the ceiling for the in-memory rate; the CPU time per image (all cores) shows what reading
+and writing files add.
 """
 
 import argparse
 import math
+import os
 import statistics
 import tempfile
 import time
@@ -19,6 +22,8 @@ import numpy as np
 from PIL import Image
 
 from fer_denoise.cli import Denoiser, main
+
+TARGET = 1000  # images/s, for the U-Net on this project's 2-core CPU (issue 7)
 
 
 def untrained_model(folder: Path) -> Path:
@@ -50,14 +55,32 @@ def flops_per_image(model_file: Path) -> int:
     return total
 
 
-def rates(images: int, repeats: int, work) -> list[float]:
-    """Images per second of `work()`, once per repeat."""
-    measured = []
+def peak_gflops(size: int = 4096, repeats: int = 5) -> float:
+    """The best float32 rate of a size x size matrix product: what this CPU sustains at most."""
+    import keras
+
+    a = keras.random.normal((size, size), seed=0)
+    keras.ops.convert_to_numpy(keras.ops.matmul(a, a))  # warm-up
+    fastest = math.inf
     for _ in range(repeats):
         start = time.perf_counter()
+        keras.ops.convert_to_numpy(keras.ops.matmul(a, a))
+        fastest = min(fastest, time.perf_counter() - start)
+    return 2 * size**3 / fastest / 1e9
+
+
+def rates(images: int, repeats: int, work) -> tuple[list[float], float]:
+    """Images per second of `work()`, once per repeat, and the median CPU time per image in
+    milliseconds, summed over all cores (user and system)."""
+    measured, cpu = [], []
+    for _ in range(repeats):
+        before, start = os.times(), time.perf_counter()
         work()
-        measured.append(images / (time.perf_counter() - start))
-    return measured
+        after, elapsed = os.times(), time.perf_counter() - start
+        measured.append(images / elapsed)
+        busy = after.user - before.user + after.system - before.system
+        cpu.append(busy / images * 1e3)
+    return measured, statistics.median(cpu)
 
 
 def spread(measured: list[float]) -> str:
@@ -85,19 +108,29 @@ def run() -> None:
         denoiser = Denoiser(model, arguments.batch_size)
         denoiser(images[:256].astype(np.float32) / 255)  # warm-up: build the graph once
         batch = images.astype(np.float32) / 255
-        in_memory = rates(arguments.images, arguments.repeats, lambda: denoiser(batch))
+        in_memory, in_memory_cpu = rates(
+            arguments.images, arguments.repeats, lambda: denoiser(batch)
+        )
 
         command = ["denoise", "--model", str(model), "--batch-size", str(arguments.batch_size)]
         command += [str(inputs), "--out", str(out)]
         statuses = []
-        folder = rates(arguments.images, arguments.repeats, lambda: statuses.append(main(command)))
+        folder, folder_cpu = rates(
+            arguments.images, arguments.repeats, lambda: statuses.append(main(command))
+        )
         assert set(statuses) == {0} and len(list(out.rglob("*.png"))) == arguments.images
         flops = flops_per_image(model)
+    peak = peak_gflops()
     print(f"model            {model}: {flops / 1e6:.0f} MFLOP per image")
-    print(f"in-memory batch  {spread(in_memory)}")
+    print(f"CPU peak         {peak:.0f} GFLOP/s (float32 4096x4096 matrix product, best of 5)")
+    print(f"                 = a ceiling of {peak * 1e9 / flops:.0f} images/s for this model")
+    print(f"in-memory batch  {spread(in_memory)}, {in_memory_cpu:.2f} CPU-ms per image")
     print(f"                 = {statistics.median(in_memory) * flops / 1e9:.0f} GFLOP/s sustained")
-    print(f"folder of PNGs   {spread(folder)}")
+    print(f"folder of PNGs   {spread(folder)}, {folder_cpu:.2f} CPU-ms per image")
     print("                 (model load, PNG read and write included)")
+    cores = os.cpu_count()
+    budget = cores / TARGET * 1e3
+    print(f"target           {TARGET} images/s on {cores} cores: {budget:.2f} CPU-ms per image")
 
 
 if __name__ == "__main__":

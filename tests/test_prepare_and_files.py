@@ -4,7 +4,7 @@ from PIL import Image
 
 from fer_denoise.errors import UserError
 from fer_denoise.fer2013 import SPLITS, read_fer2013
-from fer_denoise.files import atomic_path, load_npz, save_npz
+from fer_denoise.files import atomic_path, load_npz, save_npz, write_bytes
 from fer_denoise.stages.prepare import PREPARED, load_labelled, raw_file, read_dataset, summary
 
 FER = {"dataset": "fer2013", "limit": None}
@@ -69,6 +69,22 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         raise RuntimeError("interrupted")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_write_bytes_replaces_the_file_whole_or_not_at_all(tmp_path, monkeypatch):
+    target = tmp_path / "face.png"
+    (tmp_path / ".tmp-face.png").write_bytes(b"left by a killed run")
+    write_bytes(target, b"first")
+    assert target.read_bytes() == b"first"
+
+    def interrupted(source, destination):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_bytes(target, b"second")
+    assert target.read_bytes() == b"first"
+    assert [p.name for p in tmp_path.iterdir()] == ["face.png"]
 
 
 def test_npz_round_trip_without_pickle_and_missing_file_names_the_stage(tmp_path):

@@ -15,6 +15,7 @@ FER2013 models were trained on 48x48 faces, so that is where they do best.
 """
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_denoise.errors import UserError
+from fer_denoise.noise import to_uint8
 from fer_denoise.stacks import like_input, with_channel_axis
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -140,15 +142,15 @@ def loaded(items: Iterator[Item], channels: int, failures: Failures) -> Iterator
         yield item
 
 
-def write_png(path: Path, image: np.ndarray) -> None:
-    """An 8-bit grayscale (H, W) or RGB (H, W, 3) PNG, written atomically."""
+def write_png(path: Path, pixels: np.ndarray) -> None:
+    """An 8-bit grayscale (H, W) or RGB (H, W, 3) PNG, encoded in memory, written atomically."""
     from PIL import Image
 
-    from fer_denoise.files import atomic_path
-    from fer_denoise.noise import to_uint8
+    from fer_denoise.files import write_bytes
 
-    with atomic_path(path) as tmp:
-        Image.fromarray(to_uint8(image)).save(tmp, format="PNG")
+    encoded = io.BytesIO()
+    Image.fromarray(pixels).save(encoded, format="PNG")
+    write_bytes(path, encoded.getbuffer())
 
 
 class Progress:
@@ -234,10 +236,15 @@ def run_in_batches(
     written = 0
     batch: list[Item] = []
     writing: Future | None = None
+    folders: set[Path] = set()  # output folders made so far
 
     def write(batch: list[Item], results: np.ndarray) -> None:
-        for item, result in zip(batch, results, strict=True):
-            write_png(out / item.output, result)
+        for item, pixels in zip(batch, to_uint8(results), strict=True):
+            path = out / item.output
+            if path.parent not in folders:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(path.parent)
+            write_png(path, pixels)
             progress.step()
 
     with ThreadPoolExecutor(max_workers=1) as writer:
