@@ -1,4 +1,5 @@
-"""Throughput of `fer-denoise denoise`: a folder of 5,000 48x48 PNGs, and an in-memory batch.
+"""Throughput of `fer-denoise denoise`: a folder of 5,000 48x48 PNGs (in this process, and in
+a new one as a user runs it), and an in-memory batch.
 
     python bench/cli_throughput.py [--model models/unet/salt_pepper.keras] [--images 5000]
 
