@@ -94,7 +94,7 @@ def spread(measured: list[float]) -> str:
 
 
 def run() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=Path("models/unet/salt_pepper.keras"))
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--batch-size", type=int, default=256)
