@@ -150,7 +150,7 @@ def write_png(path: Path, pixels: np.ndarray) -> None:
 
     encoded = io.BytesIO()
     Image.fromarray(pixels).save(encoded, format="PNG")
-    write_bytes(path, encoded.getbuffer())
+    write_bytes(path, encoded.getvalue())
 
 
 class Progress:
