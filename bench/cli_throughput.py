@@ -109,8 +109,8 @@ def run() -> None:
         for index, image in enumerate(images):
             Image.fromarray(image).save(inputs / f"{index:05d}.png")
         denoiser = Denoiser(model, arguments.batch_size)
-        denoiser(images[:256].astype(np.float32) / 255)  # warm-up: build the graph once
         batch = images.astype(np.float32) / 255
+        denoiser(batch[: arguments.batch_size])  # warm-up: build the graph once
         in_memory, in_memory_cpu = rates(
             arguments.images, arguments.repeats, lambda: denoiser(batch)
         )
