@@ -91,7 +91,7 @@ DATA_CASES = {
     "value 256": (
         lambda: csv_with_row(0, pixels=PIXELS.replace("9", "256", 1)),
         "fer2013.csv",
-        ("line 2: pixel value 256 is above 255",),
+        ("line 2: pixel value '256' is above 255",),
     ),
     "value -1": (
         lambda: csv_with_row(0, pixels=PIXELS.replace("9", "-1", 1)),
@@ -122,7 +122,7 @@ DATA_CASES = {
     "zip with a non-image": (
         lambda: zip_of({"train/happy/Training_1.png": GOOD_PNG, "train/sad/Training_2.jpg": b"x"}),
         "archive.zip",
-        ("archive.zip: train/sad/Training_2.jpg is not a readable image", "remove it"),
+        ("archive.zip: train/sad/Training_2.jpg: not a readable image", "remove it"),
     ),
 }
 

@@ -64,7 +64,7 @@ def test_grayscale_and_split_folders_from_a_zip(tmp_path):
     ("files", "message"),
     [
         ({"a.png": png((1, 2, 3), size=20)}, "a.png is 20x20, but data.image_size is 16"),
-        ({"b.png": b"not a png"}, "b.png is not a readable image"),
+        ({"b.png": b"not a png"}, "b.png: not a readable image"),
         ({"train/a.png": png((1, 2, 3)), "c.png": png((1, 2, 3))}, "c.png is outside the"),
         ({"notes.txt": b"hello"}, "no PNG or JPEG images inside"),
         ({"train/a.png": png((1, 2, 3)), "test/b.png": png((1, 2, 3))}, "no images for split"),

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 import fer_denoise
+from fer_denoise.errors import UserError
 from fer_denoise.files import atomic_path
 from fer_denoise.training import PlateauSchedule, TrainingState
 
@@ -38,6 +39,20 @@ def fingerprint(config: dict, inputs: list[Path]) -> str:
     return digest.hexdigest()
 
 
+def check_writable(directory: Path) -> None:
+    """Fail before the first epoch, not after it, when checkpoints cannot be written."""
+    probe = directory.parent / f".tmp-probe-{directory.name}"
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise UserError(
+            f"cannot write the training checkpoint in {directory.parent} "
+            f"({error.strerror or error}); make {CHECKPOINT_DIR} a writable folder, then rerun"
+        ) from error
+
+
 def _save_arrays(path: Path, arrays: list[np.ndarray]) -> None:
     with open(path, "wb") as f:
         np.savez(f, *arrays)
@@ -56,14 +71,20 @@ def save_checkpoint(
     best_weights: list[np.ndarray],
 ) -> None:
     """Write the whole checkpoint under a temporary name, then rename it into place."""
-    with atomic_path(directory) as tmp:
-        tmp.mkdir()
-        _save_arrays(tmp / "weights.npz", model.get_weights())
-        optimizer = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
-        _save_arrays(tmp / "optimizer.npz", optimizer)
-        _save_arrays(tmp / "best_weights.npz", best_weights)
-        state_json = {"fingerprint": run_fingerprint, **asdict(state)}
-        (tmp / "state.json").write_text(json.dumps(state_json, indent=1))
+    try:
+        with atomic_path(directory) as tmp:
+            tmp.mkdir()
+            _save_arrays(tmp / "weights.npz", model.get_weights())
+            optimizer = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
+            _save_arrays(tmp / "optimizer.npz", optimizer)
+            _save_arrays(tmp / "best_weights.npz", best_weights)
+            state_json = {"fingerprint": run_fingerprint, **asdict(state)}
+            (tmp / "state.json").write_text(json.dumps(state_json, indent=1))
+    except OSError as error:
+        raise UserError(
+            f"cannot write the training checkpoint {directory} ({error.strerror or error}); "
+            "free some space, or make the folder writable, then rerun to resume"
+        ) from error
 
 
 @dataclass

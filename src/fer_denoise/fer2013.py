@@ -7,9 +7,7 @@ Both give the same arrays: images (N, 48, 48) uint8, labels (N,) uint8 emotion c
 split (N,) of "train" / "val" / "test", ordered by split, then by image id for the zip.
 """
 
-import gzip
 import io
-import posixpath
 import re
 import zipfile
 from dataclasses import dataclass
@@ -19,6 +17,17 @@ import numpy as np
 import pandas as pd
 
 from fer_denoise.errors import UserError
+from fer_denoise.untrusted import (
+    MAX_IMAGE_BYTES,
+    MAX_IMAGE_PIXELS,
+    MAX_TABLE_BYTES,
+    csv_member,
+    decode_image,
+    gunzip,
+    mib,
+    open_zip,
+    read_member,
+)
 
 SIDE = 48
 PIXELS = SIDE * SIDE
@@ -28,7 +37,7 @@ SPLITS = ("train", "val", "test")
 CSV_COLUMNS = ("emotion", "pixels", "Usage")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 MEMBER_NAME = re.compile(
-    r"^(?:.*/)?(train|test)/([a-z]+)/(Training|PublicTest|PrivateTest)_(\d+)\."
+    r"^(?:(.*)/)?(train|test)/([a-z]+)/(Training|PublicTest|PrivateTest)_(\d+)\."
 )
 
 
@@ -57,51 +66,34 @@ def read_fer2013(path: str | Path) -> FerData:
     with open(path, "rb") as f:
         kind = detect_format(f.read(4))
     if kind == "gzip":
-        try:
-            data = gzip.decompress(path.read_bytes())
-        except (OSError, EOFError) as error:
-            raise UserError(
-                f"{path}: gzip data is corrupt or truncated ({error}); download the file again"
-            ) from error
-        return parse_csv(data, str(path))
+        return parse_csv(gunzip(path), str(path))
     if kind == "zip":
         return read_zip(path)
-    return parse_csv(path.read_bytes(), str(path))
-
-
-def check_member_name(name: str, archive: str) -> None:
-    """Refuse archive members that would escape a target folder if extracted."""
-    normal = posixpath.normpath(name.replace("\\", "/"))
-    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or normal.startswith(".."):
+    if path.stat().st_size > MAX_TABLE_BYTES:
         raise UserError(
-            f"{archive}: unsafe member name {name!r} (absolute or outside the "
-            "archive); refusing to read this archive. Download it again from Kaggle."
+            f"{path} is {mib(path.stat().st_size)}, above the limit of {mib(MAX_TABLE_BYTES)} "
+            "for a table; is it the right file?"
         )
+    return parse_csv(path.read_bytes(), str(path))
 
 
 def read_zip(path: Path) -> FerData:
     """A zip holding fer2013.csv, or the image-folder layout."""
-    try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as error:
-        raise UserError(f"{path}: not a readable zip ({error}); download it again") from error
-    with archive:
+    with open_zip(path) as archive:
         names = [info.filename for info in archive.infolist() if not info.is_dir()]
-        for name in names:
-            check_member_name(name, str(path))
-        csvs = [n for n in names if n.lower().endswith(".csv")]
-        if csvs:
-            member = next((n for n in csvs if posixpath.basename(n) == "fer2013.csv"), csvs[0])
-            return parse_csv(archive.read(member), f"{path}!{member}")
+        member = csv_member(names, str(path))
+        if member is not None:
+            data = read_member(archive, member, MAX_TABLE_BYTES, str(path))
+            return parse_csv(data, f"{path}!{member}")
         return parse_image_zip(archive, names, str(path))
 
 
 def parse_image_zip(archive: zipfile.ZipFile, names: list[str], source: str) -> FerData:
     """Decode the Kaggle image-folder layout; emotion from the folder, split from the prefix."""
-    from PIL import Image, UnidentifiedImageError
-
-    entries = []
+    entries, roots = [], set()
     for name in names:
+        if name.startswith("__MACOSX/"):
+            continue  # the resource forks that macOS's zip adds
         match = MEMBER_NAME.match(name)
         if match is None:
             if name.lower().endswith(IMAGE_SUFFIXES):
@@ -111,7 +103,8 @@ def parse_image_zip(archive: zipfile.ZipFile, names: list[str], source: str) -> 
                     "remove it, or download the archive again"
                 )
             continue  # READMEs and other files beside the images
-        folder, emotion, usage, image_id = match.groups()
+        root, folder, emotion, usage, image_id = match.groups()
+        roots.add(root)
         if emotion not in EMOTIONS:
             raise UserError(
                 f"{source}: {name} is in an unknown emotion folder {emotion!r} "
@@ -132,23 +125,32 @@ def parse_image_zip(archive: zipfile.ZipFile, names: list[str], source: str) -> 
             f"{source}: no FER2013 images or fer2013.csv inside; is this the "
             "right download (Kaggle msambare/fer2013 or deadskull7/fer2013)?"
         )
+    if len(roots) > 1:
+        folders = ", ".join(sorted(f"{root or '(top level)'}/" for root in roots))
+        raise UserError(
+            f"{source} holds train/ and test/ folders under several folders ({folders}): the "
+            "dataset twice? Keep one copy in the archive"
+        )
     entries.sort()
+    for before, after in zip(entries, entries[1:], strict=False):
+        if before[:3] == after[:3]:
+            raise UserError(
+                f"{source}: {before[3]} and {after[3]} are the same image id in the same "
+                "folder; remove one of them"
+            )
     images = np.empty((len(entries), SIDE, SIDE), np.uint8)
     for i, (*_, name) in enumerate(entries):
+        data = read_member(archive, name, MAX_IMAGE_BYTES, source)
         try:
-            image = Image.open(io.BytesIO(archive.read(name)))
-            image = image.convert("L")
-        except (UnidentifiedImageError, OSError) as error:
+            image = decode_image(data, f"{source}: {name}", 1, MAX_IMAGE_PIXELS)
+        except UserError as error:
+            raise UserError(f"{error}; remove it, or download the archive again") from error
+        if image.shape != (SIDE, SIDE):
             raise UserError(
-                f"{source}: {name} is not a readable image ({error}); remove it, or download "
-                "the archive again"
-            ) from error
-        if image.size != (SIDE, SIDE):
-            raise UserError(
-                f"{source}: {name} is {image.size[0]}x{image.size[1]}, "
+                f"{source}: {name} is {image.shape[1]}x{image.shape[0]}, "
                 f"FER2013 images are {SIDE}x{SIDE}; remove it, or download the archive again"
             )
-        images[i] = np.asarray(image)
+        images[i] = image
     labels = np.array([code for _, _, code, _ in entries], np.uint8)
     split = np.array([SPLITS[s] for s, *_ in entries])
     return FerData(images, labels, split)
@@ -164,6 +166,12 @@ def parse_csv(data: bytes, source: str) -> FerData:
         raise UserError(
             f"{source}: not a readable CSV ({error}); download fer2013.csv again"
         ) from error
+    if not isinstance(table.index, pd.RangeIndex):  # pandas makes extra leading fields an index
+        raise UserError(
+            f"{source}: line 2 has {table.index.nlevels + len(table.columns)} fields, but a "
+            f"FER2013 CSV has {len(CSV_COLUMNS)} ({','.join(CSV_COLUMNS)}); remove the extra "
+            "columns or download the file again"
+        )
     if sorted(table.columns) != sorted(CSV_COLUMNS):
         raise UserError(
             f"{source}: line 1 has columns {list(table.columns)}; a FER2013 CSV "
@@ -218,11 +226,18 @@ def _parse_pixels(pixels: pd.Series, fail) -> np.ndarray:
     and each value's last digit; a value is then its last three digits, where they are digits.
     Errors are located row by row only once something is known to be wrong.
     """
+    not_ascii = ~pixels.str.isascii().to_numpy()
+    if not_ascii.any():
+        row = int(np.argmax(not_ascii))
+        raise fail(
+            row,
+            f"pixel value {_first_token(pixels.iloc[row], lambda t: not t.isascii())} is not "
+            "an integer",
+            "pixels must be space-separated integers 0..255",
+        )
     lengths = pixels.str.len().to_numpy()
     pad = 3  # leading spaces, so that looking three characters back never leaves the text
-    text = np.frombuffer(
-        (" " * pad + " ".join(pixels.tolist())).encode("utf-8", "replace"), np.uint8
-    )
+    text = np.frombuffer((" " * pad + " ".join(pixels.tolist())).encode("ascii"), np.uint8)
     row_start = pad + np.concatenate(([0], np.cumsum(lengths[:-1] + 1)))
 
     def row_of(position: int) -> int:
@@ -233,11 +248,11 @@ def _parse_pixels(pixels: pd.Series, fail) -> np.ndarray:
     spaces = np.flatnonzero(is_space)
     if np.count_nonzero(digit > 9) != len(spaces):
         row = row_of(int(np.argmax((digit > 9) & ~is_space)))
-        token = next(t for t in pixels.iloc[row].split(" ") if t and not t.isdigit())
         raise fail(
             row,
-            f"pixel value {token!r} is not an integer",
-            "pixels must be space-separated integers 0..255",
+            f"pixel value {_first_token(pixels.iloc[row], lambda t: not t.isdigit())} is not "
+            "an integer",
+            "pixels must be integers 0..255 separated by single spaces",
         )
     spaces = spaces[pad:]
     value_end = np.append(spaces - 1, len(text) - 1)  # the last digit of every value
@@ -269,6 +284,19 @@ def _parse_pixels(pixels: pd.Series, fail) -> np.ndarray:
     if too_big.any():
         first = int(np.argmax(too_big))
         row = first // PIXELS
-        token = next(t for t in pixels.iloc[row].split(" ") if int(t) > 255)
-        raise fail(row, f"pixel value {token} is above 255", "pixels must be integers 0..255")
+        token = _first_token(pixels.iloc[row], lambda t: len(t) > 3 or int(t) > 255)
+        raise fail(
+            row,
+            f"pixel value {token} is above 255 or longer than 3 digits",
+            "pixels must be integers 0..255",
+        )
     return values.astype(np.uint8).reshape(-1, SIDE, SIDE)
+
+
+def _first_token(row: str, bad) -> str:
+    """The row's first space-separated token for which `bad` is true, quoted and cut to 20
+    characters (a row with tabs instead of spaces is one 9 kB token)."""
+    token = next(t for t in row.split(" ") if t and bad(t))
+    if len(token) <= 20:
+        return repr(token)
+    return f"{token[:20]!r}... ({len(token):,} characters)"

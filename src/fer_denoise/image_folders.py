@@ -8,15 +8,20 @@ split. Nothing is extracted to disk.
 """
 
 import contextlib
-import io
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from fer_denoise.errors import UserError
-from fer_denoise.fer2013 import IMAGE_SUFFIXES, SPLITS, check_member_name
+from fer_denoise.fer2013 import IMAGE_SUFFIXES, SPLITS
+from fer_denoise.untrusted import (
+    MAX_IMAGE_BYTES,
+    MAX_IMAGE_PIXELS,
+    decode_image,
+    open_zip,
+    read_member,
+)
 
 SPLIT_FOLDERS = {
     "train": "train",
@@ -26,7 +31,7 @@ SPLIT_FOLDERS = {
     "validation": "val",
     "test": "test",
 }
-MODES = {1: "L", 3: "RGB"}
+MAX_DATASET_BYTES = 8 * 2**30  # the prepared images are held in memory
 
 
 @dataclass
@@ -73,23 +78,18 @@ def split_from_folders(names: list[str], source: str) -> np.ndarray | None:
     return np.array([SPLIT_FOLDERS[top] for top in tops])
 
 
-def decode(data: bytes, name: str, source: str, channels: int, size: int) -> np.ndarray:
+def decode(data: bytes | Path, name: str, source: str, channels: int, size: int) -> np.ndarray:
     """One image as uint8 (size, size) or (size, size, 3); errors name the file and the fix."""
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        image = Image.open(io.BytesIO(data))
-        image = image.convert(MODES[channels])
-    except (UnidentifiedImageError, OSError) as error:
+        image = decode_image(data, f"{source}: {name}", channels, MAX_IMAGE_PIXELS)
+    except UserError as error:
+        raise UserError(f"{error}; remove or replace it") from error
+    if image.shape[:2] != (size, size):
         raise UserError(
-            f"{source}: {name} is not a readable image ({error}); remove or replace it"
-        ) from error
-    if image.size != (size, size):
-        raise UserError(
-            f"{source}: {name} is {image.size[0]}x{image.size[1]}, but data.image_size is "
+            f"{source}: {name} is {image.shape[1]}x{image.shape[0]}, but data.image_size is "
             f"{size}; resize the images to {size}x{size}, or set data.image_size"
         )
-    return np.asarray(image)
+    return image
 
 
 def image_files(folder: Path) -> dict[str, Path]:
@@ -98,15 +98,23 @@ def image_files(folder: Path) -> dict[str, Path]:
     return {p.relative_to(folder).as_posix(): p for p in files}
 
 
-def open_zip(path: Path) -> zipfile.ZipFile:
-    """A zip of images, every member name checked before anything is read."""
-    try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as error:
-        raise UserError(f"{path}: not a readable zip or folder ({error})") from error
-    for name in archive.namelist():
-        check_member_name(name, str(path))
-    return archive
+def is_image_member(name: str) -> bool:
+    """An image of the dataset, not the resource forks macOS adds under __MACOSX/."""
+    return name.lower().endswith(IMAGE_SUFFIXES) and not name.startswith("__MACOSX/")
+
+
+def check_one_copy(names: list[str], source: str) -> None:
+    """Refuse split folders below several top folders (a/train/, b/train/): the dataset twice."""
+    tops = {
+        name.split("/", 1)[0]
+        for name in names
+        if name.count("/") >= 2 and name.split("/")[1].lower() in SPLIT_FOLDERS
+    }
+    if len(tops) > 1:
+        raise UserError(
+            f"{source} holds split folders under several folders ({', '.join(sorted(tops))}): "
+            "the dataset twice? Keep one copy"
+        )
 
 
 def read_image_folder(
@@ -124,19 +132,29 @@ def read_image_folder(
             files = image_files(path)
             names = sorted(files)
 
-            def read(name: str) -> bytes:
-                return files[name].read_bytes()
+            def read(name: str) -> Path:
+                return files[name]
 
         else:
             archive = stack.enter_context(open_zip(path))
-            names = sorted(n for n in archive.namelist() if n.lower().endswith(IMAGE_SUFFIXES))
-            read = archive.read  # one member at a time: the zip may not fit in memory
+            names = sorted(n for n in archive.namelist() if is_image_member(n))
+
+            def read(name: str) -> bytes:  # one member at a time: the zip may not fit in memory
+                return read_member(archive, name, MAX_IMAGE_BYTES, str(path))
+
         if not names:
             raise UserError(
                 f"{path}: no PNG or JPEG images inside; point data.source at the image folder "
                 "or zip"
             )
+        check_one_copy(names, str(path))
         shape = (len(names), size, size) + ((3,) if channels == 3 else ())
+        if np.prod(shape) > MAX_DATASET_BYTES:
+            raise UserError(
+                f"{path}: {len(names):,} images of {size}x{size}x{channels} take "
+                f"{np.prod(shape) / 2**30:.1f} GiB, above the limit of "
+                f"{MAX_DATASET_BYTES / 2**30:.0f} GiB; use fewer or smaller images"
+            )
         images = np.empty(shape, np.uint8)
         for index, name in enumerate(names):
             images[index] = decode(read(name), name, str(path), channels, size)

@@ -18,8 +18,14 @@ def write_card(model_file: Path, card: dict) -> None:
 
 
 def read_card(model_file: Path) -> dict | None:
-    """The card of a .keras file, or None for a model saved by other code."""
+    """The card of a .keras file, or None for a model saved by other code; a ValueError when
+    the card is not what write_card wrote (a JSON object naming the model, and its task)."""
     with zipfile.ZipFile(model_file) as archive:
         if CARD_MEMBER not in archive.namelist():
             return None
-        return json.loads(archive.read(CARD_MEMBER))
+        card = json.loads(archive.read(CARD_MEMBER))
+    if not isinstance(card, dict) or not isinstance(card.get("model"), str):
+        raise ValueError(f"{CARD_MEMBER} is not a JSON object with a `model` name: {card!r:.80}")
+    if card["model"] != "emotion_classifier" and not isinstance(card.get("task"), str):
+        raise ValueError(f"{CARD_MEMBER} names no `task` for the denoiser {card['model']!r}")
+    return card

@@ -4,6 +4,7 @@ Each error names the key, what it should be and how to fix it, so that a typo in
 `dvc exp run -S ...` fails at once instead of an hour into training.
 """
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ import yaml
 from fer_denoise.errors import UserError
 
 PARAMS_FILE = "params.yaml"
-TASK_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+TASK_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class Field:
             value = float(value)
         if not isinstance(value, self.kind) or (self.kind is int and isinstance(value, bool)):
             raise _error(key, f"must be {self.describe()}, got {value!r}")
+        if self.kind is float and not math.isfinite(value):  # NaN passes every comparison
+            raise _error(key, f"must be a finite number ({self.describe()}), got {value!r}")
         if self.choices is not None and value not in self.choices:
             raise _error(key, f"must be one of {', '.join(map(str, self.choices))}; got {value!r}")
         too_low = self.low is not None and (
@@ -69,7 +72,10 @@ class Grid:
         numbers = (
             isinstance(value, list)
             and value
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+            and all(
+                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                for v in value
+            )
         )
         if not numbers or min(value) <= 0:
             raise _error(key, f"must be {self.describe()}, got {value!r}")
@@ -244,9 +250,13 @@ def _check_tasks(tasks: Any) -> dict[str, dict[str, Any]]:
         raise _error("noise.tasks", "must map task names to noise settings (at least one task)")
     checked = {}
     for name, task in tasks.items():
+        if not isinstance(name, str) or not TASK_NAME.fullmatch(name):
+            raise _error(
+                f"noise.tasks.{name!r}",
+                "is not a valid task name: use lower-case letters, digits and _, starting with a "
+                "letter (it names files), with no spaces or line breaks",
+            )
         key = f"noise.tasks.{name}"
-        if not isinstance(name, str) or not TASK_NAME.match(name):
-            raise _error(key, "must be named in lower-case letters, digits and _ (a file name)")
         if not isinstance(task, dict) or "type" not in task:
             raise _error(f"{key}.type", f"is missing (one of {', '.join(NOISE_TYPES)})")
         noise_type = task["type"]

@@ -23,10 +23,11 @@ import zipfile
 from pathlib import Path
 
 from fer_denoise.errors import UserError, run_stage
-from fer_denoise.fer2013 import check_member_name, detect_format
+from fer_denoise.fer2013 import detect_format
 from fer_denoise.files import atomic_path
 from fer_denoise.image_folders import image_files
 from fer_denoise.params import load_params
+from fer_denoise.untrusted import CORRUPT, csv_member, open_zip
 
 RAW_DIR = Path("data/raw")
 EXTERNAL_DIR = Path("data/external")
@@ -132,30 +133,32 @@ def download(url: str, destination: Path, environ: dict[str, str]) -> None:
         )
 
 
-def _md5_of_stream(stream) -> str:
+def _md5_of_stream(stream, source: str) -> str:
     digest = hashlib.md5(usedforsecurity=False)
-    while chunk := stream.read(CHUNK):
-        digest.update(chunk)
+    try:
+        while chunk := stream.read(CHUNK):
+            digest.update(chunk)
+    except CORRUPT as error:
+        raise UserError(f"{source} is corrupt or truncated ({error}); download it again") from error
     return digest.hexdigest()
 
 
 def dataset_md5(path: Path) -> str:
-    """MD5 of the dataset's CSV bytes (inside a gzip or zip when compressed), or of the zip."""
+    """MD5 of the dataset's CSV bytes (inside a gzip or zip when compressed: the member that
+    `prepare` parses), or of the whole file for an image zip."""
     with open(path, "rb") as f:
         kind = detect_format(f.read(4))
     if kind == "gzip":
         with gzip.open(path, "rb") as stream:
-            return _md5_of_stream(stream)
+            return _md5_of_stream(stream, f"{path} (gzip)")
     if kind == "zip":
-        with zipfile.ZipFile(path) as archive:
-            for name in archive.namelist():
-                check_member_name(name, str(path))
-            csvs = [n for n in archive.namelist() if n.lower().endswith("fer2013.csv")]
-            if csvs:
-                with archive.open(csvs[0]) as stream:
-                    return _md5_of_stream(stream)
+        with open_zip(path) as archive:
+            member = csv_member(archive.namelist(), str(path))
+            if member is not None:
+                with archive.open(member) as stream:
+                    return _md5_of_stream(stream, f"{path}!{member}")
     with open(path, "rb") as stream:
-        return _md5_of_stream(stream)
+        return _md5_of_stream(stream, str(path))
 
 
 def pack_folder(folder: Path, target: Path) -> None:

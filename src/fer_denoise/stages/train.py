@@ -17,6 +17,7 @@ from dvclive import Live
 
 from fer_denoise.checkpoints import (
     EpochCheckpoint,
+    check_writable,
     checkpoint_dir,
     fingerprint,
     load_checkpoint,
@@ -116,6 +117,7 @@ def fit_denoiser(
         model = build_model(model_name, with_channel_axis(images).shape[1:], **architecture)
         if train["switching_output"] and spec["type"] == "salt_pepper":
             model = with_switching_output(model)
+    check_writable(checkpoint_folder)
     checkpoint = load_checkpoint(checkpoint_folder, run_fingerprint)
     state = checkpoint.state if checkpoint else TrainingState()
     print(
