@@ -60,6 +60,15 @@ def write_image_zip(path: Path, rows, ids=None) -> Path:
 
 
 @pytest.fixture
+def workspace(tmp_path, monkeypatch) -> Path:
+    """An empty repository folder with the committed params.yaml, as the working directory."""
+    (tmp_path / "params.yaml").write_text((Path(__file__).parents[1] / "params.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FER2013_PATH", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
 def fer_csv(tmp_path) -> Path:
     return write_fer_csv(tmp_path / "fer2013.csv")
 

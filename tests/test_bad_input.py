@@ -14,16 +14,7 @@ from fer_denoise.errors import run_stage
 from fer_denoise.models.patchgan import build_patchgan
 from fer_denoise.stages import add_noise, adversarial, evaluate, fetch, fine_tune, prepare, train
 
-ROOT = Path(__file__).parents[1]
 PREPARED_OUTPUTS = ("data/prepared/images.npz", "data/prepared/summary.json")
-
-
-@pytest.fixture
-def workspace(tmp_path, monkeypatch) -> Path:
-    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("FER2013_PATH", raising=False)
-    return tmp_path
 
 
 def change_params(path: str, value) -> None:

@@ -4,11 +4,16 @@
     fer-denoise info models/unet/salt_pepper.keras
     fer-denoise noise --task salt_pepper INPUT... --out DIR
 
-INPUT is an image file (PNG, JPEG, BMP, TIFF), a folder (searched recursively; relative paths
-are kept under DIR), or a FER-format table: an .npz of (N, H, W) uint8 arrays, or a FER2013 CSV
-(.csv or .csv.gz). Images are converted to the model's channels: grayscale for the FER2013
-models, RGB for a model trained on a color image-folder dataset (an .npz then holds
-(N, H, W, 3) arrays). `noise` works in grayscale. Outputs are 8-bit PNGs of the input's size.
+INPUT is an image file (PNG, JPEG, BMP, TIFF), a folder (searched recursively), or a
+FER-format table: an .npz of (N, H, W) uint8 arrays, or a FER2013 CSV (.csv or .csv.gz).
+Images are converted to the model's channels: grayscale for the FER2013 models, RGB for a
+model trained on a color image-folder dataset (an .npz then holds (N, H, W, 3) arrays); 16-bit
+images are scaled to 8 bits. `noise` works in grayscale. Outputs are 8-bit PNGs of the input's
+size, at each input's path relative to the folder holding all inputs (a/x.jpg -> DIR/a/x.png;
+a table t.npz -> DIR/t/<array>/<index>.png). Nothing is written outside DIR, and nothing when
+DIR is inside an input folder, when an output would replace an input, or when two inputs
+would give the same output (x.png and x.jpg). An image may have at most 4096x4096 pixels; a
+table, 512 MiB.
 Models are fully convolutional: an image of any size runs at its own size, mirror-padded to a
 multiple of the model's downsampling factor (8 for a depth-3 U-Net) and cropped back. The
 FER2013 models were trained on 48x48 faces, so that is where they do best.
@@ -17,7 +22,11 @@ FER2013 models were trained on 48x48 faces, so that is where they do best.
 import argparse
 import io
 import json
+import os
+import re
 import sys
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +36,7 @@ import numpy as np
 from fer_denoise.errors import UserError
 from fer_denoise.noise import to_uint8
 from fer_denoise.stacks import like_input, with_channel_axis
+from fer_denoise.untrusted import MAX_IMAGE_PIXELS, MAX_MEMBERS, MAX_TABLE_BYTES, decode_image, mib
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -50,6 +60,11 @@ class Failures:
         self.items.append(f"{source}: {problem}")
         print(f"error: {source}: {problem}", file=sys.stderr)
 
+    def add_message(self, message: str) -> None:
+        """A problem whose message already names the input."""
+        self.items.append(message)
+        print(f"error: {message}", file=sys.stderr)
+
     def summary(self, done: int) -> int:
         """Print the outcome; the exit status is 2 when anything failed."""
         print(f"{done} image(s) written, {len(self.items)} failure(s)", file=sys.stderr)
@@ -59,69 +74,117 @@ class Failures:
 
 
 PIL_MODES = {1: "L", 3: "RGB"}  # channels -> the PIL mode images are converted to and saved in
+TABLE_SUFFIXES = (".npz", ".csv.gz", ".csv")
+ARRAY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")  # an .npz array's name: a folder
+BATCH_PIXELS = 1 << 22  # a batch holds at most this many pixels (or one image), bounding memory
 
 
 def read_image(path: Path, channels: int) -> np.ndarray:
     """A float image in [0, 1] with `channels` channels (grayscale (H, W) or RGB (H, W, 3));
-    any other mode (palette, RGBA, grayscale for an RGB model) is converted."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert(PIL_MODES[channels]), np.float32) / 255.0
-    except (UnidentifiedImageError, OSError) as error:
-        raise UserError(f"not a readable image ({error})") from error
+    any other mode (palette, RGBA, 16-bit, grayscale for an RGB model) is converted."""
+    return decode_image(path, str(path), channels, MAX_IMAGE_PIXELS).astype(np.float32) / 255.0
 
 
-def table_items(path: Path, channels: int, failures: Failures) -> Iterator[Item]:
-    """Images of a FER-format .npz or CSV, written as <stem>/<array>/<index>.png."""
+def absolute(path: Path) -> Path:
+    """The path from the file system's root, with . and .. removed but links kept: outputs
+    mirror the paths the user gave, not where links point."""
+    return Path(os.path.abspath(path))
+
+
+def table_stem(path: Path) -> str:
+    """faces.v1.npz -> faces.v1, fer2013.csv.gz -> fer2013."""
+    return next(path.name[: -len(s)] for s in TABLE_SUFFIXES if path.name.endswith(s))
+
+
+def table_arrays(path: Path) -> Iterator[tuple[str, np.ndarray | str]]:
+    """(name, images) of a FER-format table, or (name, problem) for an array it cannot use."""
     from fer_denoise.fer2013 import read_fer2013
 
-    stem = Path(path.name.split(".")[0])
+    if not path.name.endswith(".npz"):
+        yield "images", read_fer2013(path).images
+        return
     try:
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {name: data[name] for name in data.files}
-        else:
-            arrays = {"images": read_fer2013(path).images}
-    except (UserError, OSError, ValueError) as error:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise UserError(f"not a readable .npz ({error})") from error
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise UserError("a single .npy array, not an .npz archive; save it with np.savez")
+    with data:
+        if len(data.files) > MAX_MEMBERS:
+            raise UserError(f"{len(data.files):,} arrays, above the limit of {MAX_MEMBERS:,}")
+        members = set(data.zip.namelist())
+        for name in data.files:
+            if not ARRAY_NAME.fullmatch(name):
+                yield (
+                    name,
+                    "the array's name is not a plain name (letters, digits, '_', '-' and '.', "
+                    "not starting with '.' or '-'); it names an output folder: rename the array",
+                )
+                continue
+            member = name if name in members else f"{name}.npy"
+            size = data.zip.getinfo(member).file_size
+            if size > MAX_TABLE_BYTES:
+                yield name, f"{mib(size)}, above the limit of {mib(MAX_TABLE_BYTES)} per array"
+                continue
+            try:
+                yield name, data[name]
+            except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile) as error:
+                yield name, f"not a readable array ({error})"
+
+
+def table_items(path: Path, output: Path, channels: int, failures: Failures) -> Iterator[Item]:
+    """Images of a FER-format .npz or CSV, written as <output>/<array>/<index>.png."""
+    try:
+        arrays = list(table_arrays(path))
+    except UserError as error:
         failures.add(str(path), f"not a FER-format table ({error})")
         return
-    for name, array in arrays.items():
+    for name, array in arrays:
+        if isinstance(array, str):
+            failures.add(f"{path}:{name!r}", array)
+            continue
         if channels == 1 and array.ndim == 4 and array.shape[-1] == 1:
             array = array[..., 0]
         expected = "(N, H, W)" if channels == 1 else f"(N, H, W, {channels})"
         shape_ok = array.ndim == 3 if channels == 1 else array.shape[3:] == (channels,)
-        if not shape_ok or array.dtype != np.uint8:
+        if not shape_ok or array.dtype != np.uint8 or 0 in array.shape[1:]:
             failures.add(
                 f"{path}:{name}",
                 f"this model takes {'grayscale' if channels == 1 else 'RGB'} images: expected "
-                f"uint8 {expected}, got {array.dtype} {array.shape}",
+                f"uint8 {expected} with H, W >= 1, got {array.dtype} {array.shape}",
+            )
+            continue
+        if array.shape[1] * array.shape[2] > MAX_IMAGE_PIXELS:
+            failures.add(
+                f"{path}:{name}",
+                f"images of {array.shape[2]}x{array.shape[1]}, above the limit of "
+                f"{MAX_IMAGE_PIXELS:,} pixels; downscale them",
             )
             continue
         for index, image in enumerate(array):
             yield Item(
                 f"{path}:{name}[{index}]",
-                stem / name / f"{index:05d}.png",
+                output / name / f"{index:05d}.png",
                 image.astype(np.float32) / 255.0,
             )
 
 
 def collect(inputs: list[Path], channels: int, failures: Failures) -> Iterator[Item]:
-    """Every image named by the inputs, in a stable order."""
+    """Every image named by the inputs, in a stable order. Outputs mirror each input's path
+    relative to the folder that holds all the inputs (a/face.png and b/face.png stay apart)."""
+    root = Path(os.path.commonpath([absolute(path).parent for path in inputs]))
     for path in inputs:
+        mirrored = absolute(path).relative_to(root)
         if path.is_dir():
             for file in sorted(p for p in path.rglob("*") if p.is_file()):
                 if file.suffix.lower() in IMAGE_SUFFIXES:
-                    yield Item(
-                        str(file), Path(path.name) / file.relative_to(path).with_suffix(".png")
-                    )
+                    yield Item(str(file), mirrored / file.relative_to(path).with_suffix(".png"))
         elif not path.exists():
             failures.add(str(path), "no such file or folder")
         elif path.suffix.lower() in IMAGE_SUFFIXES:
-            yield Item(str(path), Path(path.name).with_suffix(".png"))
-        elif path.suffix == ".npz" or path.name.endswith((".csv", ".csv.gz")):
-            yield from table_items(path, channels, failures)
+            yield Item(str(path), mirrored.with_suffix(".png"))
+        elif path.name.endswith(TABLE_SUFFIXES):
+            yield from table_items(path, mirrored.parent / table_stem(path), channels, failures)
         else:
             failures.add(
                 str(path),
@@ -130,14 +193,95 @@ def collect(inputs: list[Path], channels: int, failures: Failures) -> Iterator[I
             )
 
 
-def loaded(items: Iterator[Item], channels: int, failures: Failures) -> Iterator[Item]:
+def checked_out(out: Path, inputs: list[Path]) -> Path:
+    """The output folder, resolved; refused when it is a file or lies inside an input folder."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder (it is created if missing)")
+    resolved = out.resolve()
+    for path in inputs:
+        if path.is_dir() and (resolved == path.resolve() or path.resolve() in resolved.parents):
+            raise UserError(
+                f"--out {out} is inside the input folder {path}: the outputs would mix with "
+                "(and could replace) the inputs; choose an --out folder outside it"
+            )
+    return resolved
+
+
+def plan(items: Iterator[Item], out: Path, resolved_out: Path) -> list[Item]:
+    """The items, checked before anything is written: every output lands inside --out (links
+    inside --out are followed), none replaces an input, and no two inputs share an output.
+    Paths are compared as strings, each folder resolved once: pathlib costs more per image
+    than writing its PNG."""
+    real_folders: dict[str, str] = {}
+
+    def real(path: str) -> str:
+        """The path with every link resolved: its folder's, cached, and its own if it is one."""
+        folder, name = os.path.split(path)
+        if folder not in real_folders:
+            real_folders[folder] = os.path.realpath(folder)
+        joined = os.path.join(real_folders[folder], name)
+        return os.path.realpath(joined) if os.path.islink(joined) else joined
+
+    def destination(relative: Path) -> str:  # the final name is replaced, not followed
+        folder, name = os.path.split(os.path.join(out, relative))
+        if folder not in real_folders:
+            real_folders[folder] = os.path.realpath(folder)
+        return os.path.join(real_folders[folder], name)
+
+    inside = os.path.join(resolved_out, "")
+    planned, sources, clashes, replaced = [], {}, [], []
+    for item in items:
+        target = destination(item.output)
+        if not target.startswith(inside):
+            raise UserError(
+                f"{item.source} would be written to {target}, outside --out {out} (a link "
+                "inside it points elsewhere); remove the link or choose another --out"
+            )
+        source = real(item.source) if item.image is None else item.source
+        key = str(item.output).casefold()  # outputs that differ in case clash on macOS
+        if key in sources:
+            if sources[key][1] != source:
+                clashes.append(f"{sources[key][0]} and {item.source} -> {item.output}")
+            continue  # the same file named twice is written once
+        sources[key] = (item.source, source)
+        if source == target:
+            replaced.append(item.source)
+        planned.append(item)
+    if replaced:
+        raise UserError(
+            f"the output would replace the input {replaced[0]}"
+            + (f" (and {len(replaced) - 1} more)" if len(replaced) > 1 else "")
+            + "; choose an --out folder that holds no input"
+        )
+    if clashes:
+        raise UserError(
+            f"{len(clashes)} output(s) would be written twice, nothing was written: "
+            + "; ".join(clashes[:5])
+            + ". Rename one of each pair, or process them in separate runs"
+        )
+    return planned
+
+
+def planned(inputs: list[Path], out: Path, channels: int, failures: Failures) -> list[Item]:
+    """What a run will write, checked (see plan) before anything is."""
+    items = plan(collect(inputs, channels, failures), out, checked_out(out, inputs))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(
+            f"cannot create the output folder {out} ({error.strerror}); choose a writable --out"
+        ) from error
+    return items
+
+
+def loaded(items: list[Item], channels: int, failures: Failures) -> Iterator[Item]:
     """The items with their pixels, skipping (and recording) unreadable files."""
     for item in items:
         if item.image is None:
             try:
                 item.image = read_image(Path(item.source), channels)
             except UserError as error:
-                failures.add(item.source, str(error))
+                failures.add_message(str(error))
                 continue
         yield item
 
@@ -225,7 +369,8 @@ class Denoiser:
 def run_in_batches(
     items: Iterator[Item], out: Path, transform, batch_size: int, progress: Progress
 ) -> int:
-    """Group consecutive same-size images into batches, transform them, write PNGs.
+    """Group consecutive same-size images into batches (at most `batch_size` images and
+    BATCH_PIXELS pixels, or one image), transform them, write PNGs.
 
     A writer thread encodes one batch's PNGs while the next batch is transformed: PIL and the
     backend both release the GIL, so the two overlap on two cores. At most one batch waits for
@@ -241,10 +386,16 @@ def run_in_batches(
     def write(batch: list[Item], results: np.ndarray) -> None:
         for item, pixels in zip(batch, to_uint8(results), strict=True):
             path = out / item.output
-            if path.parent not in folders:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                folders.add(path.parent)
-            write_png(path, pixels)
+            try:
+                if path.parent not in folders:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    folders.add(path.parent)
+                write_png(path, pixels)
+            except OSError as error:
+                raise UserError(
+                    f"cannot write {path} ({error.strerror or error}); {progress.done} image(s) "
+                    "were written before it. Free some space, or choose a writable --out"
+                ) from error
             progress.step()
 
     with ThreadPoolExecutor(max_workers=1) as writer:
@@ -259,7 +410,11 @@ def run_in_batches(
             return len(results)
 
         for item in items:
-            if batch and (item.image.shape != batch[0].image.shape or len(batch) == batch_size):
+            if batch and (
+                item.image.shape != batch[0].image.shape
+                or len(batch) == batch_size
+                or (len(batch) + 1) * item.image[..., 0].size > BATCH_PIXELS
+            ):
                 written += flush()
             batch.append(item)
         if batch:
@@ -274,9 +429,9 @@ def command_denoise(arguments: argparse.Namespace) -> int:
     failures = Failures()
     denoiser = Denoiser(arguments.model, arguments.batch_size)
     channels = denoiser.channels
-    items = loaded(collect(arguments.inputs, channels, failures), channels, failures)
+    items = planned(arguments.inputs, arguments.out, channels, failures)
     written = run_in_batches(
-        items,
+        loaded(items, channels, failures),
         arguments.out,
         lambda images, _: denoiser(images),
         arguments.batch_size,
@@ -301,9 +456,11 @@ def command_noise(arguments: argparse.Namespace) -> int:
         ]
 
     failures = Failures()
-    items = loaded(collect(arguments.inputs, 1, failures), 1, failures)
+    items = planned(arguments.inputs, arguments.out, 1, failures)
     print(f"{arguments.task}: {spec}, seed {seed}", file=sys.stderr)
-    written = run_in_batches(items, arguments.out, noisy, 256, Progress("noised"))
+    written = run_in_batches(
+        loaded(items, 1, failures), arguments.out, noisy, 256, Progress("noised")
+    )
     return failures.summary(written)
 
 
@@ -336,8 +493,11 @@ def command_info(arguments: argparse.Namespace) -> int:
     model = load_model(model_file)
     try:
         card = read_card(model_file)
-    except (OSError, ValueError) as error:
-        raise UserError(f"{model_file}: unreadable model card ({error})") from error
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise UserError(
+            f"{model_file}: unreadable model card ({error}); the file was changed after "
+            "training: retrain it with `dvc repro`"
+        ) from error
     lines = [f"file: {model_file}", f"parameters: {model.count_params():,}"]
     if model.output_shape == model.input_shape:
         lines.append(f"size multiple: {size_multiple(model)} (images are padded to it)")
