@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from conftest import csv_text, fer_rows, png_bytes, write_image_zip
 
+from fer_denoise import fer2013
 from fer_denoise.errors import UserError
 from fer_denoise.fer2013 import detect_format, parse_csv, read_fer2013
 
@@ -142,3 +143,24 @@ def test_format_is_detected_from_content_not_name():
     assert detect_format(b"\x1f\x8b\x08\x00") == "gzip"
     assert detect_format(b"PK\x03\x04") == "zip"
     assert detect_format(b"emot") == "csv"
+
+
+def test_errors_name_the_line_whichever_pass_finds_them(monkeypatch):
+    """The pixels are parsed a few rows at a time; a line number counts from the file's start."""
+    monkeypatch.setattr(fer2013, "ROWS_PER_PASS", 3)
+    rows = [(e, image.ravel(), u) for e, image, u in fer_rows(4)]
+    assert np.array_equal(
+        parse_csv(csv_text(rows).encode(), "fer.csv").images.reshape(len(rows), -1),
+        np.stack([image for _, image, _ in rows]),
+    )
+    for row in (0, 2, 3, 7, 11):
+        bad = list(rows)
+        bad[row] = (bad[row][0], np.append(bad[row][1], 1), bad[row][2])
+        with pytest.raises(UserError, match=f"line {row + 2}: 2305 pixel values"):
+            parse_csv(csv_text(bad).encode(), "fer.csv")
+
+
+def test_a_row_longer_than_any_image_is_refused_before_it_is_parsed():
+    data = replace_pixels(4, " ".join(["1"] * 10_000))
+    with pytest.raises(UserError, match="line 5: the pixels field has 19,999 characters"):
+        parse_csv(data, "fer.csv")

@@ -35,6 +35,8 @@ EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 USAGE_TO_SPLIT = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 SPLITS = ("train", "val", "test")
 CSV_COLUMNS = ("emotion", "pixels", "Usage")
+ROWS_PER_PASS = 2048
+MAX_ROW_CHARS = 4 * PIXELS - 1  # "255 255 ... 255"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 MEMBER_NAME = re.compile(
     r"^(?:(.*)/)?(train|test)/([a-z]+)/(Training|PublicTest|PrivateTest)_(\d+)\."
@@ -220,12 +222,36 @@ def _checked_column(table: pd.DataFrame, column: str, allowed: list[str], fail, 
 
 
 def _parse_pixels(pixels: pd.Series, fail) -> np.ndarray:
-    """Space-separated 0..255 values, 2304 per row, parsed with a few vectorised passes.
+    """Space-separated 0..255 values, 2304 per row, parsed ROWS_PER_PASS rows at a time: the
+    vectorised passes hold about 20 bytes per character of text, so a pass over all of the
+    300 MB CSV at once took 4 GB. A row longer than 2304 values can be is refused first, so
+    no pass holds more than ROWS_PER_PASS * MAX_ROW_CHARS characters."""
+    lengths = pixels.str.len().to_numpy()
+    too_long = lengths > MAX_ROW_CHARS
+    if too_long.any():
+        row = int(np.argmax(too_long))
+        raise fail(
+            row,
+            f"the pixels field has {lengths[row]:,} characters; {PIXELS} values 0..255 "
+            f"separated by spaces take at most {MAX_ROW_CHARS:,}",
+            "the row is malformed; download FER2013 again",
+        )
+    images = np.empty((len(pixels), SIDE, SIDE), np.uint8)
+    for start in range(0, len(pixels), ROWS_PER_PASS):
+        rows = pixels.iloc[start : start + ROWS_PER_PASS]
 
-    The full CSV is 300 MB of text. The positions of the spaces give each row's value count
-    and each value's last digit; a value is then its last three digits, where they are digits.
-    Errors are located row by row only once something is known to be wrong.
-    """
+        def fail_in_pass(row: int, problem: str, fix: str, start=start) -> UserError:
+            return fail(start + row, problem, fix)
+
+        images[start : start + len(rows)] = _parse_rows(rows, fail_in_pass)
+    return images
+
+
+def _parse_rows(pixels: pd.Series, fail) -> np.ndarray:
+    """The rows' pixels with a few vectorised passes. The positions of the spaces give each
+    row's value count and each value's last digit; a value is then its last three digits,
+    where they are digits. Errors are located row by row only once something is known to be
+    wrong."""
     not_ascii = ~pixels.str.isascii().to_numpy()
     if not_ascii.any():
         row = int(np.argmax(not_ascii))
