@@ -306,3 +306,21 @@ def test_batches_wait_for_the_writer_so_memory_stays_bounded(tmp_path, monkeypat
     assert len(written_before) == 10
     assert all(written_before[k] >= 4 * (k - 1) for k in range(10))
     assert len(list(tmp_path.glob("*.png"))) == 40
+
+
+def test_large_images_go_through_in_tiles_with_the_whole_image_s_result(model_file, monkeypatch):
+    import fer_denoise.cli
+
+    image = to_float(np.tile(noisy_faces(1)[0], (4, 3))[:181, :139])  # 181 x 139, odd sides
+    denoiser = Denoiser(model_file, 8)
+    whole = denoiser(image[None])[0]
+    monkeypatch.setattr(fer_denoise.cli, "TILE", 96)  # tiles of 96, cores of 48: 4 x 3 tiles
+    calls = []
+    monkeypatch.setattr(
+        denoiser.model,
+        "predict_on_batch",
+        lambda x, f=denoiser.model.predict_on_batch: (calls.append(x.shape), f(x))[1],
+    )
+    tiled = denoiser(image[None])[0]
+    assert len(calls) == 12 and max(h * w for _, h, w, _ in calls) <= 96 * 96
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
