@@ -164,3 +164,16 @@ def test_a_row_longer_than_any_image_is_refused_before_it_is_parsed():
     data = replace_pixels(4, " ".join(["1"] * 10_000))
     with pytest.raises(UserError, match="line 5: the pixels field has 19,999 characters"):
         parse_csv(data, "fer.csv")
+
+
+def test_a_byte_order_mark_windows_line_ends_and_quoted_pixels_still_parse():
+    rows = fer_rows(4)
+    plain = parse_csv(csv_text(rows).encode(), "fer.csv")
+    text = csv_text(rows).replace("\n", "\r\n")
+    quoted = "\r\n".join(
+        line if i == 0 else '{},"{}",{}'.format(*line.split(","))
+        for i, line in enumerate(text.split("\r\n")[:-1])
+    )
+    variant = parse_csv(b"\xef\xbb\xbf" + quoted.encode() + b"\r\n", "fer.csv")
+    assert np.array_equal(variant.images, plain.images)
+    assert np.array_equal(variant.labels, plain.labels)
