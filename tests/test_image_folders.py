@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from fer_denoise.errors import UserError
+from fer_denoise.fer2013 import SPLITS
 from fer_denoise.image_folders import read_image_folder, split_by_fraction
 
 
@@ -68,6 +69,10 @@ def test_grayscale_and_split_folders_from_a_zip(tmp_path):
         ({"train/a.png": png((1, 2, 3)), "c.png": png((1, 2, 3))}, "c.png is outside the"),
         ({"notes.txt": b"hello"}, "no PNG or JPEG images inside"),
         ({"train/a.png": png((1, 2, 3)), "test/b.png": png((1, 2, 3))}, "no images for split"),
+        (
+            {f"{copy}/{split}/a.png": png((1, 2, 3)) for copy in "xy" for split in SPLITS},
+            "split folders under several folders .x, y.: the dataset twice",
+        ),
     ],
 )
 def test_bad_datasets_name_the_file_and_the_fix(tmp_path, files, message):
