@@ -118,11 +118,11 @@ DATA_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", DATA_CASES)
-def test_bad_dataset_files_stop_the_data_stages(workspace, capsys, case):
-    make, name, fragments = DATA_CASES[case]
+def data_stages_fail_cleanly(workspace: Path, capsys, data: bytes, name: str, *fragments):
+    """`fetch` then `prepare` of `data` dropped in data/external/ as `name` exit 2 with every
+    fragment in the message, and leave no prepared data."""
     (workspace / "data/external").mkdir(parents=True)
-    (workspace / "data/external" / name).write_bytes(make())
+    (workspace / "data/external" / name).write_bytes(data)
 
     def fetch_then_prepare():
         fetch.main()
@@ -131,6 +131,12 @@ def test_bad_dataset_files_stop_the_data_stages(workspace, capsys, case):
     fails_cleanly(fetch_then_prepare, capsys, *fragments)
     for output in PREPARED_OUTPUTS:
         assert not (workspace / output).exists()
+
+
+@pytest.mark.parametrize("case", DATA_CASES)
+def test_bad_dataset_files_stop_the_data_stages(workspace, capsys, case):
+    make, name, fragments = DATA_CASES[case]
+    data_stages_fail_cleanly(workspace, capsys, make(), name, *fragments)
 
 
 def test_a_zip_with_an_unsafe_member_is_refused_before_anything_lands(workspace, capsys):

@@ -16,9 +16,9 @@ from conftest import csv_text, fer_rows, png_bytes, write_image_zip
 from PIL import Image
 from test_bad_input import (
     PIXELS,
-    PREPARED_OUTPUTS,
     change_params,
     csv_with_row,
+    data_stages_fail_cleanly,
     fails_cleanly,
     zip_of,
 )
@@ -158,16 +158,7 @@ CORRUPT_FILES = {
 @pytest.mark.parametrize("case", CORRUPT_FILES)
 def test_corrupt_and_hostile_files_stop_fetch_or_prepare(workspace, capsys, case):
     make, name, fragments = CORRUPT_FILES[case]
-    (workspace / "data/external").mkdir(parents=True)
-    (workspace / "data/external" / name).write_bytes(make())
-
-    def fetch_then_prepare():
-        fetch.main()
-        prepare.main()
-
-    fails_cleanly(fetch_then_prepare, capsys, *fragments)
-    for output in PREPARED_OUTPUTS:
-        assert not (workspace / output).exists()
+    data_stages_fail_cleanly(workspace, capsys, make(), name, *fragments)
 
 
 def test_a_huge_image_in_the_image_zip_is_refused_from_its_header(workspace, capsys, tmp_path):
