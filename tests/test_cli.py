@@ -45,7 +45,7 @@ def noisy_faces(count: int) -> np.ndarray:
     return to_uint8(add_noise(clean, SPEC, task_rng(1, "gaussian", "inputs")))
 
 
-def test_folder_round_trip_keeps_paths_sizes_and_improves_the_images(tmp_path, model_file):
+def test_folder_round_trip_keeps_paths_sizes_and_improves_the_images(tmp_path, model_file, capsys):
     inputs = tmp_path / "faces"
     (inputs / "nested").mkdir(parents=True)
     faces = noisy_faces(4)
@@ -70,6 +70,9 @@ def test_folder_round_trip_keeps_paths_sizes_and_improves_the_images(tmp_path, m
         == 0
     )
 
+    err = capsys.readouterr().err
+    assert "note: 1 color image(s) converted to grayscale" in err
+    assert "denoised 4/4 (" in err and "s left)" in err  # not a terminal: plain lines
     out = tmp_path / "out" / "faces"
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
     assert written == ["a.png", "nested/b.png", "nested/rgb.png", "odd_size.png"]
@@ -199,6 +202,7 @@ def test_info_shows_the_card_and_the_repository_metrics(tmp_path, model_file, ca
     assert main(["info", str(model_file)]) == 0
     out = capsys.readouterr().out
     assert 'task: "gaussian"' in out and '"sigma": 0.1' in out and '"psnr": 31.5' in out
+    assert out.count("parameters") == 1
     shutil.rmtree(metrics)
 
 
@@ -291,7 +295,7 @@ def test_batches_wait_for_the_writer_so_memory_stays_bounded(tmp_path, monkeypat
     monkeypatch.setattr(
         fer_denoise.cli, "write_png", lambda *args: (time.sleep(0.01), write_png(*args))
     )
-    progress = Progress("written")
+    progress = Progress("written", 40)
     items = (
         Item(f"face{index}", Path(f"face{index}.png"), np.full((8, 8), index / 40, np.float32))
         for index in range(40)
@@ -324,3 +328,27 @@ def test_large_images_go_through_in_tiles_with_the_whole_image_s_result(model_fi
     tiled = denoiser(image[None])[0]
     assert len(calls) == 12 and max(h * w for _, h, w, _ in calls) <= 96 * 96
     np.testing.assert_allclose(tiled, whole, atol=1e-5)
+
+
+def test_progress_in_a_log_is_a_line_at_every_tenth(capsys):
+    progress = Progress("denoised", 25)
+    for _ in range(25):
+        progress.step()
+    progress.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" (")[0] for line in lines] == [
+        f"denoised {done}/25" for done in (2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 25)
+    ]
+
+
+def test_version_and_help_with_examples(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out.strip() == f"fer-denoise {version('fer-denoise')}"
+    for command in ("denoise", "noise", "info"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert f"fer-denoise {command} " in capsys.readouterr().out.split("example")[1]

@@ -25,8 +25,10 @@ import json
 import os
 import re
 import sys
+import time
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,10 +82,15 @@ BATCH_PIXELS = 1 << 22  # a batch holds at most this many pixels (or one image),
 TILE = 1024  # larger images are denoised in overlapping tiles of at most TILE x TILE pixels
 
 
-def read_image(path: Path, channels: int) -> np.ndarray:
+COLOR_MODES = {"RGB", "RGBA", "RGBX", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"}
+
+
+def read_image(path: Path, channels: int, modes: Counter | None = None) -> np.ndarray:
     """A float image in [0, 1] with `channels` channels (grayscale (H, W) or RGB (H, W, 3));
-    any other mode (palette, RGBA, 16-bit, grayscale for an RGB model) is converted."""
-    return decode_image(path, str(path), channels, MAX_IMAGE_PIXELS).astype(np.float32) / 255.0
+    any other mode (palette, RGBA, 16-bit, grayscale for an RGB model) is converted. `modes`
+    counts the files' own modes."""
+    pixels = decode_image(path, str(path), channels, MAX_IMAGE_PIXELS, modes)
+    return pixels.astype(np.float32) / 255.0
 
 
 def absolute(path: Path) -> Path:
@@ -276,15 +283,24 @@ def planned(inputs: list[Path], out: Path, channels: int, failures: Failures) ->
 
 
 def loaded(items: list[Item], channels: int, failures: Failures) -> Iterator[Item]:
-    """The items with their pixels, skipping (and recording) unreadable files."""
+    """The items with their pixels, skipping (and recording) unreadable files; at the end, a
+    note of how many color images a grayscale model had converted."""
+    modes: Counter = Counter()
     for item in items:
         if item.image is None:
             try:
-                item.image = read_image(Path(item.source), channels)
+                item.image = read_image(Path(item.source), channels, modes)
             except UserError as error:
                 failures.add_message(str(error))
                 continue
         yield item
+    converted = sum(count for mode, count in modes.items() if mode in COLOR_MODES)
+    if channels == 1 and converted:
+        print(
+            f"note: {converted} color image(s) converted to grayscale: this model takes "
+            "grayscale faces",
+            file=sys.stderr,
+        )
 
 
 def write_png(path: Path, pixels: np.ndarray) -> None:
@@ -299,21 +315,37 @@ def write_png(path: Path, pixels: np.ndarray) -> None:
 
 
 class Progress:
-    """A counter on stderr: redrawn in a terminal, a line every 10% in a log."""
+    """Progress on stderr: a bar with the count, rate and time left in a terminal (tqdm); in a
+    log, a plain line at every tenth of the images."""
 
-    def __init__(self, verb: str) -> None:
-        self.verb, self.done, self.interactive = verb, 0, sys.stderr.isatty()
+    def __init__(self, verb: str, total: int) -> None:
+        from tqdm import tqdm
+
+        self.verb, self.total, self.done = verb, total, 0
+        self.began, self.next_line = time.monotonic(), max(1, total // 10)
+        self.bar = (
+            tqdm(total=total, desc=verb, unit="img", file=sys.stderr)
+            if sys.stderr.isatty()
+            else None
+        )
 
     def step(self) -> None:
         self.done += 1
-        if self.interactive:
-            print(f"\r{self.verb} {self.done}", end="", file=sys.stderr, flush=True)
-        elif self.done % 1000 == 0:
-            print(f"{self.verb} {self.done}", file=sys.stderr, flush=True)
+        if self.bar is not None:
+            self.bar.update()
+        elif self.done >= self.next_line or self.done == self.total:
+            self.next_line += max(1, self.total // 10)
+            rate = self.done / max(time.monotonic() - self.began, 1e-9)
+            left = (self.total - self.done) / rate
+            print(
+                f"{self.verb} {self.done}/{self.total} ({rate:.0f} img/s, {left:.0f} s left)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def close(self) -> None:
-        if self.interactive and self.done:
-            print(file=sys.stderr)
+        if self.bar is not None:
+            self.bar.close()
 
 
 def size_multiple(model) -> int:
@@ -458,7 +490,7 @@ def command_denoise(arguments: argparse.Namespace) -> int:
         arguments.out,
         lambda images, _: denoiser(images),
         arguments.batch_size,
-        Progress("denoised"),
+        Progress("denoised", len(items)),
     )
     return failures.summary(written)
 
@@ -482,7 +514,7 @@ def command_noise(arguments: argparse.Namespace) -> int:
     items = planned(arguments.inputs, arguments.out, 1, failures)
     print(f"{arguments.task}: {spec}, seed {seed}", file=sys.stderr)
     written = run_in_batches(
-        loaded(items, 1, failures), arguments.out, noisy, 256, Progress("noised")
+        loaded(items, 1, failures), arguments.out, noisy, 256, Progress("noised", len(items))
     )
     return failures.summary(written)
 
@@ -528,7 +560,9 @@ def command_info(arguments: argparse.Namespace) -> int:
         lines.append("no model card: this model was not trained by the fer-denoise pipeline")
     else:
         card["test"] = find_evaluation(model_file, card) or "not evaluated (run `dvc repro`)"
-        lines += [f"{key}: {json.dumps(value)}" for key, value in card.items()]
+        lines += [
+            f"{key}: {json.dumps(value)}" for key, value in card.items() if key != "parameters"
+        ]
     print("\n".join(lines))
     return 0
 
@@ -541,32 +575,79 @@ def positive_int(text: str) -> int:
     return value
 
 
+EXAMPLES = {
+    "denoise": """examples:
+  fer-denoise denoise --model models/unet/gaussian_low.keras face.png --out denoised/
+  fer-denoise denoise --model models/gan/salt_pepper.keras photos/ faces.npz --out denoised/""",
+    "noise": """examples:
+  fer-denoise noise --task salt_pepper photos/ --out noisy/
+  fer-denoise noise --task gaussian_high --seed 7 face.png --out noisy/""",
+    "info": """example:
+  fer-denoise info models/attention_unet/gaussian_high.keras""",
+}
+INPUT_HELP = (
+    "image files, folders (searched recursively), .npz arrays or FER2013 CSVs; outputs keep "
+    "each one's path below the folder holding them all"
+)
+
+
 def parser() -> argparse.ArgumentParser:
+    from importlib.metadata import version
+
     main_parser = argparse.ArgumentParser(
         prog="fer-denoise",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 2)[2],
     )
+    main_parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version('fer-denoise')}"
+    )
     commands = main_parser.add_subparsers(dest="command", required=True)
 
-    denoise = commands.add_parser("denoise", help="denoise images with a trained model")
-    denoise.add_argument("--model", type=Path, required=True, help="a .keras model file")
-    denoise.add_argument("--batch-size", type=positive_int, default=256, help="images per batch")
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=summary,
+            description=summary,
+            epilog=EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    denoise = command("denoise", "denoise images with a trained model")
+    denoise.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        help="a .keras model trained by the pipeline (models/<model>/<task>.keras)",
+    )
+    denoise.add_argument(
+        "--batch-size", type=positive_int, default=256, help="images per model call (256)"
+    )
     denoise.set_defaults(run=command_denoise)
 
-    noise = commands.add_parser("noise", help="add a task's noise from params.yaml")
-    noise.add_argument("--task", required=True, help="a task in params.yaml noise.tasks")
-    noise.add_argument("--params", type=Path, default=Path("params.yaml"))
-    noise.add_argument("--seed", type=int, help="default: noise.seed from the params")
+    noise = command("noise", "add a task's noise from params.yaml, as the pipeline does")
+    noise.add_argument("--task", required=True, help="a task of noise.tasks in the params")
+    noise.add_argument(
+        "--params",
+        type=Path,
+        default=Path("params.yaml"),
+        help="the params file that defines the task (./params.yaml)",
+    )
+    noise.add_argument("--seed", type=int, help="the noise seed (noise.seed of the params)")
     noise.set_defaults(run=command_noise)
 
-    for command in (denoise, noise):
-        command.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
-        command.add_argument("--out", type=Path, required=True, help="output folder")
+    for subcommand in (denoise, noise):
+        subcommand.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help=INPUT_HELP)
+        subcommand.add_argument(
+            "--out",
+            type=Path,
+            required=True,
+            help="the folder the PNGs go to (created if missing; not inside an input folder)",
+        )
 
-    info = commands.add_parser("info", help="what a model is and how well it scored")
-    info.add_argument("model", type=Path)
+    info = command("info", "what a model is, how it was trained and how well it scored")
+    info.add_argument("model", type=Path, help="a .keras model file")
     info.set_defaults(run=command_info)
     return main_parser
 

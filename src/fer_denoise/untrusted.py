@@ -19,6 +19,7 @@ import re
 import warnings
 import zipfile
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -120,12 +121,15 @@ def csv_member(names: list[str], source: str) -> str | None:
     return candidates[0] if candidates else None
 
 
-def decode_image(data: bytes | Path, name: str, channels: int, max_pixels: int) -> np.ndarray:
+def decode_image(
+    data: bytes | Path, name: str, channels: int, max_pixels: int, modes: Counter | None = None
+) -> np.ndarray:
     """An image file's pixels as uint8 (H, W) for one channel or (H, W, 3) for RGB.
 
     The size comes from the header and is refused above `max_pixels` before any pixel is
     decoded. 16-bit grayscale is scaled to 8 bits (65535 -> 255), not clipped; 32-bit integer
-    and float images have no agreed range, so they are refused.
+    and float images have no agreed range, so they are refused. `modes` counts the files' own
+    PIL modes, for a caller that reports conversions.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -140,6 +144,8 @@ def decode_image(data: bytes | Path, name: str, channels: int, max_pixels: int) 
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
+        if modes is not None:
+            modes[image.mode] += 1
         width, height = image.size
         if width * height > max_pixels:
             raise UserError(
