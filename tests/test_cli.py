@@ -297,7 +297,9 @@ def test_batches_wait_for_the_writer_so_memory_stays_bounded(tmp_path, monkeypat
     )
     progress = Progress("written", 40)
     items = (
-        Item(f"face{index}", Path(f"face{index}.png"), np.full((8, 8), index / 40, np.float32))
+        Item(
+            f"face{index}", Path(f"face{index}.png"), image=np.full((8, 8), index / 40, np.float32)
+        )
         for index in range(40)
     )
     written_before = []
@@ -352,3 +354,19 @@ def test_version_and_help_with_examples(capsys):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         assert f"fer-denoise {command} " in capsys.readouterr().out.split("example")[1]
+
+
+def test_the_planned_run_holds_no_float_pixels(tmp_path):
+    """Only the copies that `loaded` yields carry float pixels: the plan of a large run stays
+    small, and a table's rows are views of its uint8 array."""
+    from fer_denoise.cli import Failures, loaded, planned
+
+    for index in range(3):
+        Image.fromarray(synthetic_faces(1, seed=index)[0]).save(tmp_path / f"{index}.png")
+    np.savez(tmp_path / "t.npz", images=synthetic_faces(4))
+    inputs = [tmp_path / f"{index}.png" for index in range(3)] + [tmp_path / "t.npz"]
+    items = planned(inputs, tmp_path / "out", 1, Failures())
+    images = [item.image for item in loaded(items, 1, Failures())]
+    assert len(images) == 7 and all(image.dtype == np.float32 for image in images)
+    assert all(item.image is None for item in items)
+    assert sum(item.pixels is not None and item.pixels.base is not None for item in items) == 4

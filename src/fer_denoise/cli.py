@@ -12,14 +12,15 @@ images are scaled to 8 bits. `noise` works in grayscale. Outputs are 8-bit PNGs 
 size, at each input's path relative to the folder holding all inputs (a/x.jpg -> DIR/a/x.png;
 a table t.npz -> DIR/t/<array>/<index>.png). Nothing is written outside DIR, and nothing when
 DIR is inside an input folder, when an output would replace an input, or when two inputs
-would give the same output (x.png and x.jpg). An image may have at most 4096x4096 pixels; a
-table, 512 MiB.
+would give the same output (x.png and x.jpg; names that differ only in case count as the
+same). An image may have at most 4096x4096 pixels; a table, 512 MiB.
 Models are fully convolutional: an image of any size runs at its own size, mirror-padded to a
 multiple of the model's downsampling factor (8 for a depth-3 U-Net) and cropped back. The
 FER2013 models were trained on 48x48 faces, so that is where they do best.
 """
 
 import argparse
+import dataclasses
 import io
 import json
 import os
@@ -30,7 +31,6 @@ import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +43,14 @@ from fer_denoise.untrusted import MAX_IMAGE_PIXELS, MAX_MEMBERS, MAX_TABLE_BYTES
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
-@dataclass
+@dataclasses.dataclass
 class Item:
     """One image to process: where it came from and where its PNG goes (relative to --out)."""
 
     source: str
     output: Path
-    image: np.ndarray | None = None  # float32 (H, W) or (H, W, 3) in [0, 1], read lazily
+    pixels: np.ndarray | None = None  # uint8 (H, W) or (H, W, 3): a table's row, else None
+    image: np.ndarray | None = None  # float32 in [0, 1], set only on the copy `loaded` yields
 
 
 class Failures:
@@ -169,12 +170,8 @@ def table_items(path: Path, output: Path, channels: int, failures: Failures) -> 
                 f"{MAX_IMAGE_PIXELS:,} pixels; downscale them",
             )
             continue
-        for index, image in enumerate(array):
-            yield Item(
-                f"{path}:{name}[{index}]",
-                output / name / f"{index:05d}.png",
-                image.astype(np.float32) / 255.0,
-            )
+        for index, pixels in enumerate(array):
+            yield Item(f"{path}:{name}[{index}]", output / name / f"{index:05d}.png", pixels)
 
 
 def collect(inputs: list[Path], channels: int, failures: Failures) -> Iterator[Item]:
@@ -245,7 +242,7 @@ def plan(items: Iterator[Item], out: Path, resolved_out: Path) -> list[Item]:
                 f"{item.source} would be written to {target}, outside --out {out} (a link "
                 "inside it points elsewhere); remove the link or choose another --out"
             )
-        source = real(item.source) if item.image is None else item.source
+        source = real(item.source) if item.pixels is None else item.source
         key = str(item.output).casefold()  # outputs that differ in case clash on macOS
         if key in sources:
             if sources[key][1] != source:
@@ -283,17 +280,20 @@ def planned(inputs: list[Path], out: Path, channels: int, failures: Failures) ->
 
 
 def loaded(items: list[Item], channels: int, failures: Failures) -> Iterator[Item]:
-    """The items with their pixels, skipping (and recording) unreadable files; at the end, a
-    note of how many color images a grayscale model had converted."""
+    """Copies of the items with their float pixels, skipping (and recording) unreadable files;
+    at the end, a note of how many color images a grayscale model had converted. The planned
+    list keeps no pixels, so memory does not grow with the number of images."""
     modes: Counter = Counter()
     for item in items:
-        if item.image is None:
+        if item.pixels is not None:
+            image = item.pixels.astype(np.float32) / 255.0
+        else:
             try:
-                item.image = read_image(Path(item.source), channels, modes)
+                image = read_image(Path(item.source), channels, modes)
             except UserError as error:
                 failures.add_message(str(error))
                 continue
-        yield item
+        yield dataclasses.replace(item, image=image)
     converted = sum(count for mode, count in modes.items() if mode in COLOR_MODES)
     if channels == 1 and converted:
         print(
