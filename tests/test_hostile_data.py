@@ -266,3 +266,15 @@ def test_an_unwritable_checkpoint_folder_stops_training_before_the_first_epoch(w
         "make models/checkpoints a writable folder",
     )
     assert not Path("models/unet").exists() and not Path("metrics").exists()
+
+
+def test_packing_an_image_folder_refuses_a_file_too_large_for_an_image(tmp_path, monkeypatch):
+    folder = tmp_path / "faces" / "train"
+    folder.mkdir(parents=True)
+    (folder / "a.png").write_bytes(GOOD_PNG)
+    with open(folder / "huge.png", "wb") as sparse:  # 65 MiB on paper, nothing on disk
+        sparse.truncate(65 * 2**20)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="huge.png is 65 MiB, above the limit of 64 MiB"):
+        fetch.fetch(str(tmp_path / "faces"), None, {}, dataset="images")
+    assert not (tmp_path / "data/raw").exists()

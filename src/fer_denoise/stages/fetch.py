@@ -27,7 +27,14 @@ from fer_denoise.fer2013 import detect_format
 from fer_denoise.files import atomic_path
 from fer_denoise.image_folders import image_files
 from fer_denoise.params import load_params
-from fer_denoise.untrusted import CORRUPT, csv_member, open_zip
+from fer_denoise.untrusted import (
+    CORRUPT,
+    MAX_IMAGE_BYTES,
+    MAX_MEMBERS,
+    csv_member,
+    mib,
+    open_zip,
+)
 
 RAW_DIR = Path("data/raw")
 EXTERNAL_DIR = Path("data/external")
@@ -166,8 +173,19 @@ def pack_folder(folder: Path, target: Path) -> None:
     files = image_files(folder)
     if not files:
         raise UserError(f"{folder} holds no PNG or JPEG images; point data.source at the images")
+    if len(files) > MAX_MEMBERS:
+        raise UserError(
+            f"{folder} holds {len(files):,} images, above the limit of {MAX_MEMBERS:,}; "
+            "use a smaller dataset"
+        )
     with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as archive:
         for name in sorted(files):
+            size = files[name].stat().st_size
+            if size > MAX_IMAGE_BYTES:
+                raise UserError(
+                    f"{folder}/{name} is {mib(size)}, above the limit of {mib(MAX_IMAGE_BYTES)} "
+                    "for an image file; remove it, or downscale it"
+                )
             archive.writestr(zipfile.ZipInfo(name, FIXED_TIME), files[name].read_bytes())
     print(f"packed {len(files)} images of {folder}")
 
