@@ -111,7 +111,7 @@ CORRUPT_FILES = {
     "zip bomb": (
         zip_bomb,
         "archive.zip",
-        ("archive.zip!fer2013.csv is 513 MiB uncompressed, above the limit of 512 MiB",),
+        ("archive.zip!fer2013.csv holds more than 512 MiB of data", "is it the right file?"),
     ),
     "the image zip twice": (
         lambda: zip_of(
@@ -278,3 +278,11 @@ def test_packing_an_image_folder_refuses_a_file_too_large_for_an_image(tmp_path,
     with pytest.raises(UserError, match="huge.png is 65 MiB, above the limit of 64 MiB"):
         fetch.fetch(str(tmp_path / "faces"), None, {}, dataset="images")
     assert not (tmp_path / "data/raw").exists()
+
+
+def test_prepare_refuses_a_zip_member_by_its_declared_size(tmp_path):
+    """Before reading a byte of it: `fetch` refuses it first, `prepare` again on its own."""
+    path = tmp_path / "archive.zip"
+    path.write_bytes(zip_bomb())
+    with pytest.raises(UserError, match="fer2013.csv is 513 MiB uncompressed, above the limit"):
+        read_fer2013(path)

@@ -41,6 +41,13 @@ def mib(size: int) -> str:
     return f"{size / 2**20:,.0f} MiB"
 
 
+def too_large(source: str, limit: int) -> UserError:
+    return UserError(
+        f"{source} holds more than {mib(limit)} of data, above the limit for a table; is it "
+        "the right file? Split it into smaller files."
+    )
+
+
 def read_limited(stream, limit: int, source: str) -> bytes:
     """All of a stream's bytes, or an error once it gives more than `limit`."""
     chunks, size = [], 0
@@ -49,10 +56,7 @@ def read_limited(stream, limit: int, source: str) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:
-                raise UserError(
-                    f"{source} holds more than {mib(limit)} of data, above the limit for a "
-                    "table; is it the right file? Split it into smaller files."
-                )
+                raise too_large(source, limit)
     except CORRUPT as error:
         raise UserError(f"{source} is corrupt or truncated ({error}); download it again") from error
     return b"".join(chunks)

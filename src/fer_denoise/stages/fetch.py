@@ -31,9 +31,11 @@ from fer_denoise.untrusted import (
     CORRUPT,
     MAX_IMAGE_BYTES,
     MAX_MEMBERS,
+    MAX_TABLE_BYTES,
     csv_member,
     mib,
     open_zip,
+    too_large,
 )
 
 RAW_DIR = Path("data/raw")
@@ -140,11 +142,15 @@ def download(url: str, destination: Path, environ: dict[str, str]) -> None:
         )
 
 
-def _md5_of_stream(stream, source: str) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
+def _md5_of_stream(stream, source: str, limit: int | None = None) -> str:
+    """MD5 of a stream's bytes; an error past `limit` bytes (a table no stage would read)."""
+    digest, size = hashlib.md5(usedforsecurity=False), 0
     try:
         while chunk := stream.read(CHUNK):
             digest.update(chunk)
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise too_large(source, limit)
     except CORRUPT as error:
         raise UserError(f"{source} is corrupt or truncated ({error}); download it again") from error
     return digest.hexdigest()
@@ -157,11 +163,13 @@ def dataset_md5(path: Path) -> str:
         kind = detect_format(f.read(4))
     if kind == "gzip":
         with gzip.open(path, "rb") as stream:
-            return _md5_of_stream(stream, f"{path} (gzip)")
+            return _md5_of_stream(stream, f"{path} (gzip)", MAX_TABLE_BYTES)
     if kind == "zip":
         with open_zip(path) as archive:
             member = csv_member(archive.namelist(), str(path))
             if member is not None:
+                if archive.getinfo(member).file_size > MAX_TABLE_BYTES:  # zipfile reads no more
+                    raise too_large(f"{path}!{member}", MAX_TABLE_BYTES)
                 with archive.open(member) as stream:
                     return _md5_of_stream(stream, f"{path}!{member}")
     with open(path, "rb") as stream:
