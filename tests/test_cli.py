@@ -370,3 +370,24 @@ def test_the_planned_run_holds_no_float_pixels(tmp_path):
     assert len(images) == 7 and all(image.dtype == np.float32 for image in images)
     assert all(item.image is None for item in items)
     assert sum(item.pixels is not None and item.pixels.base is not None for item in items) == 4
+
+
+def test_info_on_a_pipeline_model_reads_its_card_without_tensorflow(tmp_path):
+    import subprocess
+    import sys
+
+    model = build_model("unet", (48, 48, 1), depth=2, base_filters=4, batch_norm=False)
+    path = tmp_path / "unet.keras"
+    model.save(path)
+    card = {"model": "unet", "task": "gaussian", "noise": SPEC, "parameters": model.count_params()}
+    write_card(path, card)
+    script = (
+        "import sys; from fer_denoise.cli import main; main(['info', sys.argv[1]]); "
+        "print('tensorflow loaded:', 'tensorflow' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True
+    )
+    assert f"parameters: {model.count_params():,}" in result.stdout
+    assert "size multiple: 4 (images are padded to it)" in result.stdout
+    assert "tensorflow loaded: False" in result.stdout

@@ -30,7 +30,7 @@ import time
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -348,11 +348,9 @@ class Progress:
             self.bar.close()
 
 
-def size_multiple(model) -> int:
+def size_multiple(layer_classes: Iterable[str]) -> int:
     """The side lengths a U-Net accepts are multiples of 2 ** (its poolings)."""
-    import keras
-
-    return 2 ** sum(isinstance(layer, keras.layers.MaxPooling2D) for layer in model.layers)
+    return 2 ** sum(name == "MaxPooling2D" for name in layer_classes)
 
 
 class Denoiser:
@@ -381,7 +379,8 @@ class Denoiser:
                 layer["config"]["batch_shape"] = (None, None, None, self.channels)
         self.model = keras.Model.from_config(config)
         self.model.set_weights(model.get_weights())
-        self.multiple, self.batch_size = size_multiple(model), batch_size
+        self.multiple = size_multiple(type(layer).__name__ for layer in model.layers)
+        self.batch_size = batch_size
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """Denoise a stack (N, H, W) or (N, H, W, C) of one size: pad to the multiple,
@@ -540,22 +539,41 @@ def find_evaluation(model_file: Path, card: dict) -> dict | None:
     return None
 
 
+def saved_layer_classes(model_file: Path) -> list[str]:
+    """The class names of a saved functional model's layers, read from the config inside the
+    .keras file: no TensorFlow needed."""
+    with zipfile.ZipFile(model_file) as archive:
+        config = json.loads(archive.read("config.json"))
+    return [layer["class_name"] for layer in config["config"]["layers"]]
+
+
 def command_info(arguments: argparse.Namespace) -> int:
-    from fer_denoise.inference import load_model
+    """Describe a model. The pipeline's models carry what to say in their card and config, so
+    only other models are loaded, which takes TensorFlow's start-up (about 5 s)."""
     from fer_denoise.model_card import read_card
 
     model_file = arguments.model
-    model = load_model(model_file)
+    card = None
+    if model_file.is_file() and zipfile.is_zipfile(model_file):
+        try:
+            card = read_card(model_file)
+        except (OSError, ValueError, zipfile.BadZipFile) as error:
+            raise UserError(
+                f"{model_file}: unreadable model card ({error}); the file was changed after "
+                "training: retrain it with `dvc repro`"
+            ) from error
     try:
-        card = read_card(model_file)
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise UserError(
-            f"{model_file}: unreadable model card ({error}); the file was changed after "
-            "training: retrain it with `dvc repro`"
-        ) from error
-    lines = [f"file: {model_file}", f"parameters: {model.count_params():,}"]
-    if model.output_shape == model.input_shape:
-        lines.append(f"size multiple: {size_multiple(model)} (images are padded to it)")
+        parameters, denoiser = card["parameters"], "noise" in card
+        layer_classes = saved_layer_classes(model_file)
+    except (TypeError, KeyError, ValueError, zipfile.BadZipFile):  # not a card of the pipeline
+        from fer_denoise.inference import load_model
+
+        model = load_model(model_file)
+        parameters, denoiser = model.count_params(), model.output_shape == model.input_shape
+        layer_classes = [type(layer).__name__ for layer in model.layers]
+    lines = [f"file: {model_file}", f"parameters: {parameters:,}"]
+    if denoiser:
+        lines.append(f"size multiple: {size_multiple(layer_classes)} (images are padded to it)")
     if card is None:
         lines.append("no model card: this model was not trained by the fer-denoise pipeline")
     else:
@@ -659,6 +677,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`fer-denoise info M | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
