@@ -219,19 +219,20 @@ def plan(items: Iterator[Item], out: Path, resolved_out: Path) -> list[Item]:
     than writing its PNG."""
     real_folders: dict[str, str] = {}
 
-    def real(path: str) -> str:
-        """The path with every link resolved: its folder's, cached, and its own if it is one."""
+    def in_real_folder(path: str) -> str:
+        """The path with its folder's links resolved (once per folder), its own name kept."""
         folder, name = os.path.split(path)
         if folder not in real_folders:
             real_folders[folder] = os.path.realpath(folder)
-        joined = os.path.join(real_folders[folder], name)
+        return os.path.join(real_folders[folder], name)
+
+    def real(path: str) -> str:
+        """The path with every link resolved, its own too if it is one."""
+        joined = in_real_folder(path)
         return os.path.realpath(joined) if os.path.islink(joined) else joined
 
     def destination(relative: Path) -> str:  # the final name is replaced, not followed
-        folder, name = os.path.split(os.path.join(out, relative))
-        if folder not in real_folders:
-            real_folders[folder] = os.path.realpath(folder)
-        return os.path.join(real_folders[folder], name)
+        return in_real_folder(os.path.join(out, relative))
 
     inside = os.path.join(resolved_out, "")
     planned, sources, clashes, replaced = [], {}, [], []

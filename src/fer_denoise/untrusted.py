@@ -139,9 +139,10 @@ def decode_image(
 
     try:
         if isinstance(data, Path):
-            if data.stat().st_size > MAX_IMAGE_BYTES:
+            size = data.stat().st_size
+            if size > MAX_IMAGE_BYTES:
                 raise UserError(
-                    f"{name}: {mib(data.stat().st_size)}, above the limit of "
+                    f"{name}: {mib(size)}, above the limit of "
                     f"{mib(MAX_IMAGE_BYTES)} for an image file; is it an image?"
                 )
             data = data.read_bytes()
