@@ -34,7 +34,7 @@ def untrained_model(folder: Path) -> Path:
     from fer_denoise.params import load_params
 
     path = folder / "untrained.keras"
-    settings = load_params()["models"]["unet"]
+    settings = load_params().models["unet"]
     build_model("unet", (48, 48, 1), **settings).save(path)
     return path
 

@@ -50,14 +50,12 @@ def bench_training(steps: int) -> dict[str, float]:
     from fer_denoise.training import NoisyBatches
 
     params = load_params()
-    train = params["train"]
-    batch = train["batch_size"]
+    train = params.train
+    batch = train.batch_size
     clean = to_uint8(np.random.default_rng(0).random(((steps + 5) * batch, 48, 48)))
     spec = {"type": "gaussian", "sigma": 0.04}
-    model = build_model("unet", (48, 48, 1), **params["models"]["unet"])
-    model.compile(
-        optimizer=keras.optimizers.Adam(train["learning_rate"]), loss=get_loss(train["loss"])
-    )
+    model = build_model("unet", (48, 48, 1), **params.models["unet"])
+    model.compile(optimizer=keras.optimizers.Adam(train.learning_rate), loss=get_loss(train.loss))
     warmup = NoisyBatches(clean[: 5 * batch], spec, batch, 0, "bench")
     model.fit(warmup, epochs=1, verbose=0)
     feed = NoisyBatches(clean[5 * batch :], spec, batch, 0, "bench")

@@ -3,13 +3,8 @@
 import numpy as np
 import pytest
 
-from fer_denoise.analysis import (
-    edge_and_flat_masks,
-    mean_by_label,
-    noise_level,
-    region_scores,
-    scaled_noise,
-)
+from fer_denoise.analysis import edge_and_flat_masks, mean_by_label, region_scores
+from fer_denoise.noise import noise_level, scaled_noise
 
 
 def step_faces(count: int) -> np.ndarray:

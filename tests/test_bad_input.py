@@ -170,8 +170,8 @@ PARAMS_CASES = {
     "amount above 1": ("noise.tasks.salt_pepper.amount", 1.5, "`noise.tasks.salt_pepper.amount`"),
     "unknown noise type": (
         "noise.tasks.gaussian_low.type",
-        "poisson",
-        "must be one of gaussian, salt_pepper; got 'poisson'",
+        "speckle",
+        "must be one of gaussian, poisson, salt_pepper; got 'speckle'",
     ),
     "unknown model": ("models.resnet", {"depth": 3}, "`models.resnet` is not a known model"),
 }

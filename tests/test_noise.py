@@ -1,10 +1,24 @@
 import numpy as np
 import pytest
 
-from fer_denoise.noise import add_noise, resolve_spec, task_rng, to_float, to_uint8
+from fer_denoise.noise import (
+    add_noise,
+    noise_level,
+    noise_types,
+    parse_task,
+    scaled_noise,
+    task_rng,
+    to_float,
+    to_uint8,
+)
 from fer_denoise.stages.add_noise import make_noisy
 
 GREY = np.full((200, 48, 48), 128 / 255, np.float32)  # an 8-bit level
+
+
+def resolve_spec(task, factor):
+    """A task's params.yaml settings, checked by its noise type, resolved."""
+    return parse_task("noise.tasks.t", task).resolve(factor)
 
 
 def test_gaussian_noise_has_the_requested_sigma_and_no_mean_shift():
@@ -56,3 +70,49 @@ def test_gaussian_sigma_is_factor_times_std_and_a_task_factor_wins():
 def test_uint8_round_trip_is_exact():
     levels = np.arange(256, dtype=np.uint8)
     assert np.array_equal(to_uint8(to_float(levels)), levels)
+
+
+# One task of each noise type, as params.yaml would hold it: a new type adds its line here.
+EXAMPLES = {
+    "gaussian": {"type": "gaussian", "std": 0.2},
+    "salt_pepper": {"type": "salt_pepper", "amount": 0.1},
+    "poisson": {"type": "poisson", "peak": 30.0},
+}
+
+
+def test_every_registered_noise_type_has_an_example():
+    assert set(EXAMPLES) == set(noise_types())
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_every_noise_type_is_seeded_bounded_and_scales_its_level(name):
+    from fer_denoise.baselines import CLASSICAL, TUNED_FILTERS
+
+    kind = noise_types()[name]
+    spec = parse_task(f"noise.tasks.{name}", EXAMPLES[name]).resolve(0.2)
+    clean = np.linspace(0, 1, 48 * 48 * 4, dtype=np.float32).reshape(4, 48, 48)
+    first, again = (add_noise(clean, spec, task_rng(3, name, "x")) for _ in range(2))
+    assert first.dtype == np.float32 and np.array_equal(first, again)
+    assert 0.0 <= first.min() and first.max() <= 1.0 and not np.array_equal(first, clean)
+    stronger = scaled_noise(spec, 2.0)
+    assert noise_level(stronger) == pytest.approx(2 * noise_level(spec))
+    noisier = add_noise(clean, stronger, task_rng(3, name, "x"))
+    assert np.abs(noisier - clean).mean() > np.abs(first - clean).mean()
+    assert kind.classical_baseline in CLASSICAL
+    assert set(kind.tuned_filters) <= set(TUNED_FILTERS)
+
+
+def test_poisson_noise_grows_with_brightness():
+    spec = {"type": "poisson", "peak": 30.0}
+    dark, bright = (np.full((50, 48, 48), level, np.float32) for level in (0.2, 0.5))
+    dark_sd = (add_noise(dark, spec, task_rng(1, "p", "x")) - dark).std()
+    bright_sd = (add_noise(bright, spec, task_rng(1, "p", "x")) - bright).std()
+    assert dark_sd == pytest.approx(np.sqrt(0.2 / 30), rel=0.05)
+    assert bright_sd == pytest.approx(np.sqrt(0.5 / 30), rel=0.05)
+
+
+def test_an_unknown_noise_type_lists_the_registered_ones():
+    from fer_denoise.errors import UserError
+
+    with pytest.raises(UserError, match="must be one of gaussian, .*poisson"):
+        parse_task("noise.tasks.x", {"type": "speckle"})

@@ -22,8 +22,9 @@ def with_change(path: str, value):
 
 def test_the_committed_params_are_valid():
     params = validate(DEFAULTS)
-    assert set(params["noise"]["tasks"]) == {"gaussian_low", "gaussian_high", "salt_pepper"}
-    assert isinstance(params["noise"]["factor"], float)
+    assert set(params.noise.tasks) == {"gaussian_low", "gaussian_high", "salt_pepper"}
+    assert isinstance(params.noise.factor, float)
+    assert params.spec("gaussian_high") == {"type": "gaussian", "sigma": 0.12}
 
 
 @pytest.mark.parametrize(
@@ -40,7 +41,6 @@ def test_the_committed_params_are_valid():
         ("noise.tasks.salt_pepper.type", "speckle", "`noise.tasks.salt_pepper.type` must be one"),
         ("noise.tasks.salt_pepper.std", 0.1, "`noise.tasks.salt_pepper.std` is not a known key"),
         ("models.resnet", {}, "`models.resnet` is not a known model"),
-        ("models.unet.depth", 5, "`models.unet.depth` must be an integer >= 1 and <= 4"),
         ("data.limit", 0, "`data.limit` must be an integer >= 1 or null"),
         ("evaluate", None, "`evaluate` is missing"),
         ("curriculum.speckle", {"init": "x.keras"}, "`curriculum.speckle` is not a task"),
@@ -59,8 +59,7 @@ def test_the_committed_params_are_valid():
         ("extra_models.models", ["resnet"], "from autoencoder, dncnn"),
         ("extra_models.tasks", ["speckle"], "`extra_models.tasks` must be a list of names from"),
         ("extra_models.tasks", ["gaussian_low"] * 2, "lists a name twice"),
-        ("extra_models", {"models": []}, "exactly two lists, `models` and `tasks`"),
-        ("models.dncnn.depth", 1, "`models.dncnn.depth` must be an integer >= 2"),
+        ("extra_models", {"models": []}, "`extra_models.tasks` is missing"),
         ("train.shift", 0.6, "`train.shift` must be a number >= 0.0 and <= 0.5"),
         ("baselines.bm3d_images", 0, "`baselines.bm3d_images` must be an integer >= 1"),
         ("data.dataset", "ffhq", "`data.dataset` must be one of fer2013, images"),
@@ -76,21 +75,52 @@ def test_bad_values_name_the_key_and_the_fix(path, value, message):
     assert "dvc exp run -S" in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("models.unet.depth", 5, "`models.unet.depth` must be an integer >= 1 and <= 4"),
+        ("models.dncnn.depth", 1, "`models.dncnn.depth` must be an integer >= 2"),
+        ("models.dncnn.depht", 3, "`models.dncnn.depht` is not a known key"),
+        ("models.unet.batch_norm", "no", "`models.unet.batch_norm` must be true or false"),
+    ],
+)
+def test_a_model_section_is_checked_by_the_model_itself(path, value, message):
+    from fer_denoise.models import model_settings
+
+    params = validate(with_change(path, value))  # models import Keras: checked when built
+    with pytest.raises(UserError, match=message):
+        model_settings(params.models, path.split(".")[1])
+
+
+def test_each_model_section_of_params_yaml_shows_its_defaults():
+    """The builders' defaults and params.yaml cannot drift apart."""
+    from fer_denoise.models import architecture
+
+    for name, section in validate(DEFAULTS).models.items():
+        assert architecture(name).settings().model_dump() == section, name
+
+
+def test_a_noise_type_checks_its_own_settings_at_load():
+    message = "`noise.tasks.salt_pepper.sigma` is not a known key"
+    with pytest.raises(UserError, match=message):
+        validate(with_change("noise.tasks.salt_pepper.sigma", 0.1))
+
+
 def test_an_images_dataset_takes_any_size_and_color():
     params = with_change("data.dataset", "images")
     params["data"].update(image_size=128, channels=3)
-    assert validate(params)["data"]["image_size"] == 128
+    assert validate(params).data.image_size == 128
 
 
 def test_an_integer_is_accepted_where_a_number_is_expected():
-    assert validate(with_change("noise.factor", 1))["noise"]["factor"] == 1.0
-    assert validate(with_change("baselines.bm3d", [1, 1.5]))["baselines"]["bm3d"] == [1.0, 1.5]
+    assert validate(with_change("noise.factor", 1)).noise.factor == 1.0
+    assert validate(with_change("baselines.bm3d", [1, 1.5])).baselines.bm3d == [1.0, 1.5]
 
 
 def test_every_tuned_filter_has_a_grid_in_params():
     from fer_denoise.baselines import TUNED_FILTERS
 
-    assert set(TUNED_FILTERS) <= set(validate(DEFAULTS)["baselines"])
+    assert set(TUNED_FILTERS) <= set(type(validate(DEFAULTS).baselines).model_fields)
 
 
 def test_unknown_section_and_bad_yaml_are_errors(tmp_path):

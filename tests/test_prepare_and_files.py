@@ -2,10 +2,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fer_denoise.datasets import load_labelled
 from fer_denoise.errors import UserError
 from fer_denoise.fer2013 import SPLITS, read_fer2013
 from fer_denoise.files import atomic_path, load_npz, save_npz, write_bytes
-from fer_denoise.stages.prepare import PREPARED, load_labelled, raw_file, read_dataset, summary
+from fer_denoise.params import Data
+from fer_denoise.paths import PREPARED
+from fer_denoise.stages.prepare import raw_file, read_dataset, summary
 
 FER = {"dataset": "fer2013", "limit": None}
 IMAGES = {
@@ -20,14 +23,14 @@ IMAGES = {
 
 
 def test_limit_keeps_the_first_images_of_every_split(fer_csv):
-    data = read_dataset(fer_csv, FER | {"limit": 3})
+    data = read_dataset(fer_csv, Data.model_construct(**FER | {"limit": 3}))
     assert data["split"].tolist() == ["train"] * 3 + ["val"] * 3 + ["test"] * 3
     assert np.array_equal(data["images"][:3], read_fer2013(fer_csv).images[:3])
     assert np.array_equal(data["labels"][:3], read_fer2013(fer_csv).labels[:3])
 
 
 def test_summary_counts_images_per_split_and_emotion(fer_csv):
-    counts = summary(read_dataset(fer_csv, FER))
+    counts = summary(read_dataset(fer_csv, Data.model_construct(**FER)))
     assert counts["train"]["images"] == 8
     assert sum(v for k, v in counts["test"].items() if k != "images") == 8
     assert counts["val"]["disgust"] == 2 and counts["val"]["angry"] == 1
@@ -40,10 +43,15 @@ def test_an_image_folder_dataset_has_color_images_a_seeded_split_and_no_labels(t
     for index in range(8):
         pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(folder / f"{index}.png")
-    data = read_dataset(folder, IMAGES)
+    data = read_dataset(folder, Data.model_construct(**IMAGES))
     assert data["images"].shape == (8, 8, 8, 3) and "labels" not in data
     assert summary(data) == {name: {"images": 2 if name != "train" else 4} for name in SPLITS}
-    assert read_dataset(folder, IMAGES | {"limit": 1})["split"].tolist().count("train") == 1
+    assert (
+        read_dataset(folder, Data.model_construct(**IMAGES | {"limit": 1}))["split"]
+        .tolist()
+        .count("train")
+        == 1
+    )
 
 
 def test_the_label_stages_say_what_to_run_without_labels(tmp_path, monkeypatch):

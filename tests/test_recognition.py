@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from fer_denoise.errors import UserError
+from fer_denoise.params import Classifier
 from fer_denoise.recognition import accuracy, build_emotion_classifier, macro_f1
 from fer_denoise.stages.emotion_classifier import fit_classifier
 
@@ -68,7 +69,7 @@ def striped_faces(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def fit_striped(settings, live_log):
     images, labels = striped_faces(240, seed=1)
     split = np.array(["train"] * 160 + ["val"] * 80)
-    return fit_classifier(settings, images, labels, split, live_log)
+    return fit_classifier(Classifier(**settings), images, labels, split, live_log)
 
 
 class Recorded:
@@ -99,4 +100,4 @@ def test_the_classifier_learns_keeps_its_best_epoch_and_repeats_itself():
 def test_the_classifier_needs_training_and_validation_images():
     images, labels = striped_faces(20, seed=2)
     with pytest.raises(UserError, match="no PublicTest images"):
-        fit_classifier(SETTINGS, images, labels, np.array(["train"] * 20), Recorded())
+        fit_classifier(Classifier(**SETTINGS), images, labels, np.array(["train"] * 20), Recorded())

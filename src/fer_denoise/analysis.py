@@ -1,8 +1,6 @@
 """Where denoisers fail: scores on edge and flat pixels, per emotion, and off the trained noise
 level. Pure functions on float image stacks (N, H, W) in [0, 1]."""
 
-from typing import Any
-
 import numpy as np
 from scipy.ndimage import sobel
 from skimage.metrics import structural_similarity
@@ -57,14 +55,3 @@ def mean_by_label(values: np.ndarray, labels: np.ndarray, names: tuple[str, ...]
     return {
         names[label]: round(float(values[labels == label].mean()), 4) for label in np.unique(labels)
     }
-
-
-def scaled_noise(spec: dict[str, Any], scale: float) -> dict[str, Any]:
-    """The task's noise with its strength (sigma, or impulse amount) times `scale`."""
-    key = "sigma" if spec["type"] == "gaussian" else "amount"
-    level = spec[key] * scale
-    return {**spec, key: min(level, 1.0) if key == "amount" else level}
-
-
-def noise_level(spec: dict[str, Any]) -> float:
-    return spec["sigma"] if spec["type"] == "gaussian" else spec["amount"]

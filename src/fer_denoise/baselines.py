@@ -1,8 +1,9 @@
 """Classical denoisers the learned models must beat, on stacks of float images in [0, 1].
 
-Two kinds: the fixed filter that suits each noise type (`classical_baseline`: 3x3 median or
-switching median), and the tuned filters (`TUNED_FILTERS`), each with one setting that the
-`baselines` stage picks on PublicTest from a grid in params.yaml.
+Two kinds: the fixed filter that suits each noise type (`CLASSICAL`, named by the noise type's
+`classical_baseline`: 3x3 median or switching median), and the tuned filters (`TUNED_FILTERS`,
+those a noise type lists in `tuned_filters`), each with one setting that the `baselines` stage
+picks on PublicTest from a grid in params.yaml.
 """
 
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from skimage.restoration import (
 )
 
 from fer_denoise.metrics import psnr_per_image
+from fer_denoise.noise import noise_type
 from fer_denoise.stacks import by_plane, from_planes, to_planes
 
 CHUNK = 512  # images per pass of the switching median, to bound memory
@@ -68,16 +70,22 @@ def switching_median(images: np.ndarray, guard: int) -> np.ndarray:
     return restored
 
 
-def baseline_name(noise_type: str) -> str:
+# The fixed filters, by name: (images, switching median guard) -> restored images.
+CLASSICAL: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
+    "median_3x3": lambda images, guard: median_3x3(images),
+    "switching_median": switching_median,
+}
+
+
+def baseline_name(kind: str) -> str:
     """The name, in the metrics, of the classical filter that suits a noise type."""
-    return "switching_median" if noise_type == "salt_pepper" else "median_3x3"
+    return noise_type(kind).classical_baseline
 
 
-def classical_baseline(noise_type: str, images: np.ndarray, guard: int) -> tuple[str, np.ndarray]:
+def classical_baseline(kind: str, images: np.ndarray, guard: int) -> tuple[str, np.ndarray]:
     """The baseline that suits a noise type, with its name for the metrics."""
-    if noise_type == "salt_pepper":
-        return baseline_name(noise_type), by_plane(lambda p: switching_median(p, guard), images)
-    return baseline_name(noise_type), by_plane(median_3x3, images)
+    name = baseline_name(kind)
+    return name, by_plane(lambda plane: CLASSICAL[name](plane, guard), images)
 
 
 def noise_sigma(image: np.ndarray) -> float:
@@ -126,16 +134,16 @@ class TunedFilter:
 
     apply: Callable[[np.ndarray, float], np.ndarray]  # one image (H, W) and the setting
     setting: str  # the setting's name in params.yaml's comments and in the metrics
-    noise_types: tuple[str, ...]  # the noise types it runs on
 
 
+# Which of them run on a task is its noise type's `tuned_filters`.
 TUNED_FILTERS: dict[str, TunedFilter] = {
-    "gaussian_blur": TunedFilter(gaussian_blur, "sigma", ("gaussian", "salt_pepper")),
-    "tv_chambolle": TunedFilter(tv_chambolle, "weight", ("gaussian", "salt_pepper")),
-    "wavelet": TunedFilter(wavelet, "sigma_scale", ("gaussian", "salt_pepper")),
-    "nl_means": TunedFilter(nl_means, "h_scale", ("gaussian", "salt_pepper")),
-    # About 0.7 s a face on 2 cores, and built for Gaussian noise: Gaussian tasks, on a subset.
-    "bm3d": TunedFilter(bm3d_filter, "sigma_scale", ("gaussian",)),
+    "gaussian_blur": TunedFilter(gaussian_blur, "sigma"),
+    "tv_chambolle": TunedFilter(tv_chambolle, "weight"),
+    "wavelet": TunedFilter(wavelet, "sigma_scale"),
+    "nl_means": TunedFilter(nl_means, "h_scale"),
+    # About 0.7 s a face on 2 cores: it runs on the first `baselines.bm3d_images` faces.
+    "bm3d": TunedFilter(bm3d_filter, "sigma_scale"),
 }
 
 

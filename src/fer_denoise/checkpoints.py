@@ -19,14 +19,10 @@ import numpy as np
 import fer_denoise
 from fer_denoise.errors import UserError
 from fer_denoise.files import atomic_path
+from fer_denoise.paths import CHECKPOINT_DIR
 from fer_denoise.training import PlateauSchedule, TrainingState
 
-CHECKPOINT_DIR = Path("models/checkpoints")
 PACKAGE_DIR = Path(fer_denoise.__file__).parent
-
-
-def checkpoint_dir(model: str, task: str) -> Path:
-    return CHECKPOINT_DIR / model / task
 
 
 def fingerprint(config: dict, inputs: list[Path]) -> str:

@@ -40,6 +40,7 @@ from fer_denoise.noise import to_uint8
 from fer_denoise.stacks import like_input, with_channel_axis
 from fer_denoise.untrusted import MAX_IMAGE_PIXELS, MAX_MEMBERS, MAX_TABLE_BYTES, decode_image, mib
 
+POOLING_LAYERS = ("MaxPooling2D", "AveragePooling2D")  # a card-less model's downsamplings
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
@@ -349,9 +350,13 @@ class Progress:
             self.bar.close()
 
 
-def size_multiple(layer_classes: Iterable[str]) -> int:
-    """The side lengths a U-Net accepts are multiples of 2 ** (its poolings)."""
-    return 2 ** sum(name == "MaxPooling2D" for name in layer_classes)
+def size_multiple(card: dict | None, layer_classes: Iterable[str]) -> int:
+    """The side lengths a model accepts are multiples of this: the pipeline's models carry it in
+    their card (from the model registry); for a model saved by other code it is guessed as
+    2 ** (its 2x2 poolings)."""
+    if card and "size_multiple" in card:
+        return int(card["size_multiple"])
+    return 2 ** sum(name in POOLING_LAYERS for name in layer_classes)
 
 
 class Denoiser:
@@ -361,6 +366,7 @@ class Denoiser:
         import keras
 
         from fer_denoise.inference import load_model
+        from fer_denoise.model_card import read_card
 
         model = load_model(model_file)
         if model.output_shape != model.input_shape:
@@ -380,7 +386,9 @@ class Denoiser:
                 layer["config"]["batch_shape"] = (None, None, None, self.channels)
         self.model = keras.Model.from_config(config)
         self.model.set_weights(model.get_weights())
-        self.multiple = size_multiple(type(layer).__name__ for layer in model.layers)
+        self.multiple = size_multiple(
+            read_card(model_file), (type(layer).__name__ for layer in model.layers)
+        )
         self.batch_size = batch_size
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
@@ -496,12 +504,12 @@ def command_denoise(arguments: argparse.Namespace) -> int:
 
 
 def command_noise(arguments: argparse.Namespace) -> int:
-    from fer_denoise.noise import add_noise, resolve_spec, task_rng
-    from fer_denoise.params import load_params, task_params
+    from fer_denoise.noise import add_noise, task_rng
+    from fer_denoise.params import load_params
 
     params = load_params(arguments.params)
-    spec = resolve_spec(task_params(params, arguments.task), params["noise"]["factor"])
-    seed = params["noise"]["seed"] if arguments.seed is None else arguments.seed
+    spec = params.spec(arguments.task)
+    seed = params.noise.seed if arguments.seed is None else arguments.seed
 
     def noisy(images: np.ndarray, batch: list[Item]) -> list[np.ndarray]:
         # One generator per output path: an image's noise does not depend on its neighbours.
@@ -527,9 +535,8 @@ def find_evaluation(model_file: Path, card: dict) -> dict | None:
         name, keys = "recognition.json", ["clean"]
     else:
         name, keys = "evaluate.json", [card["task"], card["model"]]
-    folder = model_file.resolve().parent
-    repository = folder.parent if folder.name == "models" else folder.parent.parent
-    for root in (repository, Path.cwd()):
+    models = next((p for p in model_file.resolve().parents if p.name == "models"), None)
+    for root in ([models.parent] if models else []) + [Path.cwd()]:
         metrics = root / "metrics" / name
         if metrics.is_file():
             scores = json.loads(metrics.read_text())
@@ -574,7 +581,8 @@ def command_info(arguments: argparse.Namespace) -> int:
         layer_classes = [type(layer).__name__ for layer in model.layers]
     lines = [f"file: {model_file}", f"parameters: {parameters:,}"]
     if denoiser:
-        lines.append(f"size multiple: {size_multiple(layer_classes)} (images are padded to it)")
+        multiple = size_multiple(card, layer_classes)
+        lines.append(f"size multiple: {multiple} (images are padded to it)")
     if card is None:
         lines.append("no model card: this model was not trained by the fer-denoise pipeline")
     else:

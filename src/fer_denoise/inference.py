@@ -1,12 +1,15 @@
 """Loading saved models and running them, shared by the evaluation stages and the fer-denoise
 command."""
 
+import json
+import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from fer_denoise.errors import UserError
+from fer_denoise.models.registry import architecture, extra_names
 from fer_denoise.models.switching import ImpulseSwitch
 from fer_denoise.stacks import like_input, with_channel_axis
 
@@ -18,6 +21,9 @@ def load_model(path: Path) -> keras.Model:
     if not Path(path).is_file():
         raise UserError(f"{path} does not exist: train it with `dvc repro`")
     try:
+        name = saved_model_name(path)
+        if name in extra_names():
+            architecture(name)  # imports the model's file, which registers its custom layers
         return keras.saving.load_model(
             path, compile=False, custom_objects={"ImpulseSwitch": ImpulseSwitch}
         )
@@ -32,3 +38,13 @@ def denoise(model: keras.Model, noisy: np.ndarray) -> np.ndarray:
     """Run a model on float images (N, H, W) or (N, H, W, C); outputs alike, clipped to [0, 1]."""
     output = model.predict(with_channel_axis(noisy), batch_size=BATCH, verbose=0)
     return np.clip(like_input(output, noisy), 0.0, 1.0)
+
+
+def saved_model_name(path: Path) -> str | None:
+    """The name of the model inside a .keras file (its architecture, for the pipeline's models),
+    read from its config without loading it."""
+    if not zipfile.is_zipfile(path):  # a legacy .h5 file: Keras reads it as it is
+        return None
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+    return config.get("config", {}).get("name")

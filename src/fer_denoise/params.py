@@ -1,367 +1,315 @@
-"""Read params.yaml and check every value before a stage starts.
+"""params.yaml as typed sections, each checked before a stage starts.
 
-Each error names the key, what it should be and how to fix it, so that a typo in
-`dvc exp run -S ...` fails at once instead of an hour into training.
+A stage reads attributes (`params.train.epochs`). Noise tasks are checked by their noise type
+(fer_denoise.noise); a model's section is checked by the model's own settings when a stage
+builds it (fer_denoise.models), since models import Keras and the data stages do not.
 """
 
-import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import Field
 
+from fer_denoise import noise
 from fer_denoise.errors import UserError
+from fer_denoise.paths import extra_model_path, model_path
+from fer_denoise.settings import PARAMS_FILE, Settings, params_error
 
-PARAMS_FILE = "params.yaml"
 TASK_NAME = re.compile(r"[a-z][a-z0-9_]*")
-
-
-@dataclass(frozen=True)
-class Field:
-    """One leaf of the schema: its type, bounds or choices, and whether it may be null."""
-
-    kind: type
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    choices: tuple[str | int, ...] | None = None
-    nullable: bool = False
-    required: bool = True
-
-    def check(self, key: str, value: Any) -> Any:
-        if value is None:
-            if self.nullable:
-                return None
-            raise _error(key, f"must be set ({self.describe()})")
-        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, self.kind) or (self.kind is int and isinstance(value, bool)):
-            raise _error(key, f"must be {self.describe()}, got {value!r}")
-        if self.kind is float and not math.isfinite(value):  # NaN passes every comparison
-            raise _error(key, f"must be a finite number ({self.describe()}), got {value!r}")
-        if self.choices is not None and value not in self.choices:
-            raise _error(key, f"must be one of {', '.join(map(str, self.choices))}; got {value!r}")
-        too_low = self.low is not None and (
-            value <= self.low if self.low_open else value < self.low
-        )
-        too_high = self.high is not None and value > self.high
-        if too_low or too_high:
-            raise _error(key, f"must be {self.describe()}, got {value!r}")
-        return value
-
-    def describe(self) -> str:
-        text = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[
-            self.kind
-        ]
-        if self.low is not None:
-            text += f" {'>' if self.low_open else '>='} {self.low}"
-        if self.high is not None:
-            text += f" {'and ' if self.low is not None else ''}<= {self.high}"
-        return text + (" or null" if self.nullable else "")
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A non-empty list of positive numbers: the settings a tuned filter is tried with."""
-
-    required: bool = True
-
-    def check(self, key: str, value: Any) -> list[float]:
-        numbers = (
-            isinstance(value, list)
-            and value
-            and all(
-                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-                for v in value
-            )
-        )
-        if not numbers or min(value) <= 0:
-            raise _error(key, f"must be {self.describe()}, got {value!r}")
-        return [float(v) for v in value]
-
-    def describe(self) -> str:
-        return "a non-empty list of positive numbers, such as [0.5, 1.0]"
-
-
-# fer2013: the competition CSV or Kaggle's image-folder zip, 48x48 grayscale with emotion labels.
-# images: any folder or zip of same-size PNG / JPEG images, no labels (image_folders.py).
-DATASETS = ("fer2013", "images")
 FER2013_SHAPE = {"image_size": 48, "channels": 1}
-
-NOISE_TYPES: dict[str, dict[str, Field]] = {
-    "gaussian": {
-        "type": Field(str),
-        "std": Field(float, low=0.0, low_open=True, high=10.0),
-        "factor": Field(float, low=0.0, low_open=True, high=10.0, required=False),
-    },
-    "salt_pepper": {
-        "type": Field(str),
-        "amount": Field(float, low=0.0, low_open=True, high=1.0),
-    },
-}
-
-SCHEMA: dict[str, dict[str, Field | Grid]] = {
-    "data": {
-        "dataset": Field(str, choices=DATASETS),
-        "source": Field(str),
-        "md5": Field(str, nullable=True),
-        "limit": Field(int, low=1, nullable=True),
-        "image_size": Field(int, low=8, high=1024),
-        "channels": Field(int, choices=(1, 3)),
-        "val_fraction": Field(float, low=0.0, low_open=True, high=0.5),
-        "test_fraction": Field(float, low=0.0, low_open=True, high=0.5),
-        "split_seed": Field(int, low=0),
-    },
-    "noise": {
-        "seed": Field(int, low=0),
-        "factor": Field(float, low=0.0, low_open=True, high=10.0),
-        # "tasks" is checked by _check_tasks: its keys are the user's task names.
-    },
-    "models": {},  # one section per model name, checked against MODEL_SCHEMAS
-    "extra_models": {},  # {models, tasks}, checked by _check_extra_models
-    "train": {
-        "seed": Field(int, low=0),
-        "epochs": Field(int, low=1),
-        "batch_size": Field(int, low=1, high=4096),
-        "learning_rate": Field(float, low=0.0, low_open=True, high=1.0),
-        "loss": Field(str, choices=("mse", "mae", "l1+ssim")),
-        "fresh_noise": Field(bool),
-        "switching_output": Field(bool),
-        "flip": Field(bool),
-        "shift": Field(float, low=0.0, high=0.5),
-        "early_stopping_patience": Field(int, low=1),
-        "reduce_lr_patience": Field(int, low=1),
-        "reduce_lr_factor": Field(float, low=0.0, low_open=True, high=1.0),
-        "distribute": Field(str, choices=("none", "mirrored")),
-    },
-    "fine_tune": {
-        "epochs": Field(int, low=1),
-        "learning_rate": Field(float, low=0.0, low_open=True, high=1.0),
-        "frozen_epochs": Field(int, low=0),
-    },
-    "curriculum": {},  # task -> {init}, checked by _check_curriculum
-    "gan": {
-        "epochs": Field(int, low=1),
-        "steps_per_epoch": Field(int, low=1, nullable=True),
-        "batch_size": Field(int, low=1, high=4096),
-        "generator_learning_rate": Field(float, low=0.0, low_open=True, high=1.0),
-        "discriminator_learning_rate": Field(float, low=0.0, low_open=True, high=1.0),
-        "content_loss": Field(str, choices=("mse", "mae")),
-        "adversarial_weight": Field(float, low=0.0),
-        "label_smoothing": Field(float, low=0.0, high=0.5),
-        "discriminator_filters": Field(int, low=1, high=512),
-        "discriminator_layers": Field(int, low=1, high=4),
-    },
-    "classifier": {
-        "seed": Field(int, low=0),
-        "epochs": Field(int, low=1),
-        "batch_size": Field(int, low=1, high=4096),
-        "learning_rate": Field(float, low=0.0, low_open=True, high=1.0),
-        "early_stopping_patience": Field(int, low=1),
-        "width": Field(int, low=1, high=512),
-        "blocks": Field(int, low=1, high=4),
-        "batch_norm": Field(bool),
-        "dropout": Field(float, low=0.0, high=0.9),
-        "flip": Field(bool),
-        "shift": Field(float, low=0.0, high=0.5),
-    },
-    "analysis": {
-        "edge_fraction": Field(float, low=0.0, low_open=True, high=1.0),
-        "flat_fraction": Field(float, low=0.0, low_open=True, high=1.0),
-        "worst_images": Field(int, low=1, high=64),
-        "robustness_images": Field(int, low=1),
-        "noise_scale_min": Field(float, low=0.0, low_open=True, high=10.0),
-        "noise_scale_max": Field(float, low=0.0, low_open=True, high=10.0),
-        "noise_levels": Field(int, low=1, high=50),
-    },
-    "baselines": {
-        "tune_images": Field(int, low=1),
-        "bm3d_images": Field(int, low=1),
-        "gaussian_blur": Grid(),
-        "tv_chambolle": Grid(),
-        "wavelet": Grid(),
-        "nl_means": Grid(),
-        "bm3d": Grid(),
-    },
-    "evaluate": {
-        "grid_images": Field(int, low=1, high=64),
-        "switching_median_guard": Field(int, low=0, high=8),
-    },
-}
-
-UNET_FAMILY = {
-    "depth": Field(int, low=1, high=4),
-    "base_filters": Field(int, low=1, high=512),
-    "batch_norm": Field(bool),
-    "residual": Field(bool),
-}
-
-MODEL_SCHEMAS: dict[str, dict[str, Field]] = {
-    "unet": UNET_FAMILY,
-    "attention_unet": UNET_FAMILY,
-    "autoencoder": {
-        "depth": Field(int, low=1, high=4),
-        "base_filters": Field(int, low=1, high=512),
-        "dropout": Field(float, low=0.0, high=0.9),
-        "residual": Field(bool),
-    },
-    "dncnn": {
-        "depth": Field(int, low=2, high=30),
-        "width": Field(int, low=1, high=512),
-        "batch_norm": Field(bool),
-    },
-}
 
 # The models the default chain trains by itself (train_unet, attention_unet): not extra models.
 CHAIN_MODELS = ("unet", "attention_unet")
+EXTRA_MODELS_DIR = Path(__file__).parent / "models" / "extra"
 
-# The weights a curriculum task starts from: a saved model, or this file for random weights.
+# The weights a curriculum task starts from: a saved model, or for random weights the
+# architecture's source file (dvc.yaml lists `init` as a dependency, so it must be a file).
 SCRATCH = "src/fer_denoise/models/attention_unet.py"
 
-
-def _error(key: str, problem: str) -> UserError:
-    return UserError(
-        f"{PARAMS_FILE}: `{key}` {problem}. Fix it in {PARAMS_FILE} "
-        f"(or override it with `dvc exp run -S {key}=...`)."
-    )
-
-
-def _check_section(prefix: str, values: Any, fields: dict[str, Field | Grid]) -> dict[str, Any]:
-    if not isinstance(values, dict):
-        raise _error(prefix, f"must be a mapping of keys, got {values!r}")
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise _error(f"{prefix}.{unknown[0]}", f"is not a known key (known: {', '.join(fields)})")
-    checked = {}
-    for name, field in fields.items():
-        key = f"{prefix}.{name}"
-        if name not in values:
-            if field.required:
-                raise _error(key, f"is missing ({field.describe()})")
-            continue
-        checked[name] = field.check(key, values[name])
-    return checked
+Fraction = Annotated[float, Field(gt=0.0, le=0.5)]
+Rate = Annotated[float, Field(gt=0.0, le=1.0)]
+Count = Annotated[int, Field(ge=1)]
+Seed = Annotated[int, Field(ge=0)]
+BatchSize = Annotated[int, Field(ge=1, le=4096)]
+Grid = Annotated[
+    list[Annotated[float, Field(gt=0.0)]],
+    Field(min_length=1, description="a non-empty list of positive numbers, such as [0.5, 1.0]"),
+]
 
 
-def _check_tasks(tasks: Any) -> dict[str, dict[str, Any]]:
+class Data(Settings):
+    # fer2013: the competition CSV or Kaggle's image-folder zip, 48x48 grayscale, labelled.
+    # images: any folder or zip of same-size PNG / JPEG images, no labels (image_folders.py).
+    dataset: Literal["fer2013", "images"]
+    source: str
+    md5: str | None
+    limit: int | None = Field(ge=1)
+    image_size: int = Field(ge=8, le=1024)
+    channels: Literal[1, 3]
+    val_fraction: Fraction
+    test_fraction: Fraction
+    split_seed: Seed
+
+
+class Noise(Settings):
+    seed: Seed
+    factor: float = Field(gt=0.0, le=10.0)
+    tasks: dict[str, Any]  # task name -> its noise type's settings (checked in `validate`)
+
+
+class ExtraModels(Settings):
+    models: list[str]
+    tasks: list[str]
+
+
+class Train(Settings):
+    seed: Seed
+    epochs: Count
+    batch_size: BatchSize
+    learning_rate: Rate
+    loss: Literal["mse", "mae", "l1+ssim"]
+    fresh_noise: bool
+    switching_output: bool
+    flip: bool
+    shift: float = Field(ge=0.0, le=0.5)
+    early_stopping_patience: Count
+    reduce_lr_patience: Count
+    reduce_lr_factor: Rate
+    distribute: Literal["none", "mirrored"]
+
+
+class FineTune(Settings):
+    epochs: Count
+    learning_rate: Rate
+    frozen_epochs: int = Field(ge=0)
+
+
+class CurriculumStep(Settings):
+    init: str
+
+
+class Gan(Settings):
+    epochs: Count
+    steps_per_epoch: int | None = Field(ge=1)
+    batch_size: BatchSize
+    generator_learning_rate: Rate
+    discriminator_learning_rate: Rate
+    content_loss: Literal["mse", "mae"]
+    adversarial_weight: float = Field(ge=0.0)
+    label_smoothing: float = Field(ge=0.0, le=0.5)
+    discriminator_filters: int = Field(ge=1, le=512)
+    discriminator_layers: int = Field(ge=1, le=4)
+
+
+class Classifier(Settings):
+    seed: Seed
+    epochs: Count
+    batch_size: BatchSize
+    learning_rate: Rate
+    early_stopping_patience: Count
+    width: int = Field(ge=1, le=512)
+    blocks: int = Field(ge=1, le=4)
+    batch_norm: bool
+    dropout: float = Field(ge=0.0, le=0.9)
+    flip: bool
+    shift: float = Field(ge=0.0, le=0.5)
+
+
+class Analysis(Settings):
+    edge_fraction: Rate
+    flat_fraction: Rate
+    worst_images: int = Field(ge=1, le=64)
+    robustness_images: Count
+    noise_scale_min: float = Field(gt=0.0, le=10.0)
+    noise_scale_max: float = Field(gt=0.0, le=10.0)
+    noise_levels: int = Field(ge=1, le=50)
+
+
+class Baselines(Settings):
+    tune_images: Count
+    bm3d_images: Count
+    gaussian_blur: Grid
+    tv_chambolle: Grid
+    wavelet: Grid
+    nl_means: Grid
+    bm3d: Grid
+
+
+class Evaluate(Settings):
+    grid_images: int = Field(ge=1, le=64)
+    switching_median_guard: int = Field(ge=0, le=8)
+
+
+SECTIONS: dict[str, type[Settings] | None] = {
+    "data": Data,
+    "noise": Noise,
+    "models": None,  # model name -> its settings, checked by fer_denoise.models
+    "extra_models": ExtraModels,
+    "train": Train,
+    "fine_tune": FineTune,
+    "curriculum": None,  # task -> CurriculumStep, in training order
+    "gan": Gan,
+    "classifier": Classifier,
+    "analysis": Analysis,
+    "baselines": Baselines,
+    "evaluate": Evaluate,
+}
+
+
+class Params(Settings):
+    """Every section of params.yaml, checked."""
+
+    data: Data
+    noise: Noise
+    models: dict[str, dict[str, Any]]
+    extra_models: ExtraModels
+    train: Train
+    fine_tune: FineTune
+    curriculum: dict[str, CurriculumStep]
+    gan: Gan
+    classifier: Classifier
+    analysis: Analysis
+    baselines: Baselines
+    evaluate: Evaluate
+
+    def task(self, name: str) -> noise.NoiseType:
+        """The noise settings of one task, or an error listing the tasks that exist."""
+        if name not in self.noise.tasks:
+            raise UserError(
+                f"unknown task {name!r}: {PARAMS_FILE} defines {', '.join(self.noise.tasks)}"
+            )
+        return self.noise.tasks[name]
+
+    def spec(self, name: str) -> dict[str, Any]:
+        """The concrete noise of one task (sigma, amount, ...), as stored with its noisy set."""
+        return self.task(name).resolve(self.noise.factor)
+
+    def trained_models(self, task: str) -> dict[str, Path]:
+        """The models that dvc.yaml trains for `task`: the U-Net, then the curriculum's two."""
+        models = {"unet": model_path("unet", task)}
+        if task in self.curriculum:
+            models |= {name: model_path(name, task) for name in ("attention_unet", "gan")}
+        return models
+
+    def extra_models_of(self, task: str) -> dict[str, Path]:
+        """The extra models (params.yaml extra_models) trained for `task`."""
+        if task not in self.extra_models.tasks:
+            return {}
+        return {name: extra_model_path(name, task) for name in self.extra_models.models}
+
+    def model_file(self, model: str, task: str) -> Path:
+        """Where a training stage saves `model` trained on `task`."""
+        return model_path(model, task) if model in CHAIN_MODELS else extra_model_path(model, task)
+
+
+def model_names() -> list[str]:
+    """The models params.yaml may configure: the chain's and one per file of models/extra."""
+    extras = sorted(p.stem for p in EXTRA_MODELS_DIR.glob("*.py") if not p.stem.startswith("_"))
+    return [*CHAIN_MODELS, *extras]
+
+
+def _check_tasks(tasks: Any) -> dict[str, noise.NoiseType]:
     if not isinstance(tasks, dict) or not tasks:
-        raise _error("noise.tasks", "must map task names to noise settings (at least one task)")
+        raise params_error("noise.tasks", "must map task names to noise settings (at least one)")
     checked = {}
     for name, task in tasks.items():
         if not isinstance(name, str) or not TASK_NAME.fullmatch(name):
-            raise _error(
+            raise params_error(
                 f"noise.tasks.{name!r}",
                 "is not a valid task name: use lower-case letters, digits and _, starting with a "
                 "letter (it names files), with no spaces or line breaks",
             )
-        key = f"noise.tasks.{name}"
-        if not isinstance(task, dict) or "type" not in task:
-            raise _error(f"{key}.type", f"is missing (one of {', '.join(NOISE_TYPES)})")
-        noise_type = task["type"]
-        if noise_type not in NOISE_TYPES:
-            choices = ", ".join(NOISE_TYPES)
-            raise _error(f"{key}.type", f"must be one of {choices}; got {noise_type!r}")
-        checked[name] = _check_section(key, task, NOISE_TYPES[noise_type])
+        checked[name] = noise.parse_task(f"noise.tasks.{name}", task)
     return checked
 
 
 def _check_models(models: Any) -> dict[str, dict[str, Any]]:
     if not isinstance(models, dict):
-        raise _error("models", "must map model names to their settings")
-    unknown = sorted(set(models) - set(MODEL_SCHEMAS))
-    if unknown:
-        raise _error(f"models.{unknown[0]}", f"is not a known model ({', '.join(MODEL_SCHEMAS)})")
-    return {
-        name: _check_section(f"models.{name}", models[name], MODEL_SCHEMAS[name]) for name in models
-    }
+        raise params_error("models", "must map model names to their settings")
+    known = model_names()
+    for name, settings in models.items():
+        if name not in known:
+            raise params_error(f"models.{name}", f"is not a known model ({', '.join(known)})")
+        if not isinstance(settings, dict):
+            raise params_error(f"models.{name}", f"must be a mapping of keys, got {settings!r}")
+    return models
 
 
-def _check_extra_models(extra: Any, models: dict, tasks: dict) -> dict[str, list[str]]:
-    if not isinstance(extra, dict) or set(extra) != {"models", "tasks"}:
-        raise _error("extra_models", "must hold exactly two lists, `models` and `tasks`")
+def _check_extra_models(extra: ExtraModels, models: dict, tasks: dict) -> None:
     choices = {
         "models": [name for name in models if name not in CHAIN_MODELS],
         "tasks": list(tasks),
     }
     for key, allowed in choices.items():
-        values = extra[key]
-        if not isinstance(values, list) or any(value not in allowed for value in values):
-            raise _error(
+        values = getattr(extra, key)
+        if any(value not in allowed for value in values):
+            raise params_error(
                 f"extra_models.{key}",
                 f"must be a list of names from {', '.join(allowed) or '(none)'}; got {values!r}",
             )
         if len(set(values)) != len(values):
-            raise _error(f"extra_models.{key}", f"lists a name twice: {values!r}")
-    return {"models": list(extra["models"]), "tasks": list(extra["tasks"])}
+            raise params_error(f"extra_models.{key}", f"lists a name twice: {values!r}")
 
 
-def _check_curriculum(curriculum: Any, tasks: dict[str, Any]) -> dict[str, dict[str, str]]:
+def _check_curriculum(curriculum: Any, tasks: dict) -> dict[str, CurriculumStep]:
     if not isinstance(curriculum, dict):
-        raise _error("curriculum", "must map task names, in training order, to {init: ...}")
+        raise params_error("curriculum", "must map task names, in training order, to {init: ...}")
     checked = {}
     for task, entry in curriculum.items():
         key = f"curriculum.{task}"
         if task not in tasks:
-            raise _error(key, f"is not a task of noise.tasks ({', '.join(tasks)})")
+            raise params_error(key, f"is not a task of noise.tasks ({', '.join(tasks)})")
         if not isinstance(entry, dict) or set(entry) != {"init"}:
-            raise _error(key, "must hold exactly one key, `init`")
+            raise params_error(key, "must hold exactly one key, `init`")
         init = entry["init"]
         if not isinstance(init, str) or not (init.endswith(".keras") or init == SCRATCH):
-            raise _error(
+            raise params_error(
                 f"{key}.init",
                 f"must be a saved model (models/<model>/<task>.keras) or {SCRATCH} for random "
                 f"weights; got {init!r}",
             )
-        checked[task] = {"init": init}
+        checked[task] = CurriculumStep(init=init)
     return checked
 
 
-def validate(raw: Any) -> dict[str, Any]:
-    """Return the checked params, or raise a UserError naming the first bad key."""
-    if not isinstance(raw, dict):
-        raise UserError(f"{PARAMS_FILE} must hold a mapping of sections ({', '.join(SCHEMA)})")
-    unknown = sorted(set(raw) - set(SCHEMA))
-    if unknown:
-        raise _error(unknown[0], f"is not a known section (known: {', '.join(SCHEMA)})")
-    params: dict[str, Any] = {}
-    for section, fields in SCHEMA.items():
-        values = raw.get(section)
-        if values is None:
-            raise _error(section, "is missing")
-        if section == "noise" and isinstance(values, dict):
-            rest = {k: v for k, v in values.items() if k != "tasks"}
-            params["noise"] = _check_section("noise", rest, fields)
-            params["noise"]["tasks"] = _check_tasks(values.get("tasks"))
-        elif section == "models":
-            params["models"] = _check_models(values)
-        elif section == "extra_models":
-            params["extra_models"] = _check_extra_models(
-                values, params["models"], params["noise"]["tasks"]
-            )
-        elif section == "curriculum":
-            params["curriculum"] = _check_curriculum(values, params["noise"]["tasks"])
-        else:
-            params[section] = _check_section(section, values, fields)
-    _check_dataset_shape(params["data"])
-    return params
-
-
-def _check_dataset_shape(data: dict[str, Any]) -> None:
+def _check_dataset_shape(data: Data) -> None:
     """FER2013 faces are 48x48 grayscale: other sizes and channels are for `images` datasets."""
-    if data["dataset"] != "fer2013":
+    if data.dataset != "fer2013":
         return
     for key, value in FER2013_SHAPE.items():
-        if data[key] != value:
-            raise _error(
+        if getattr(data, key) != value:
+            raise params_error(
                 f"data.{key}",
-                f"is {data[key]}, but FER2013 faces have {key} {value}; set it to {value}, or "
-                "data.dataset to `images` for a dataset of your own",
+                f"is {getattr(data, key)}, but FER2013 faces have {key} {value}; set it to "
+                f"{value}, or data.dataset to `images` for a dataset of your own",
             )
 
 
-def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+def validate(raw: Any) -> Params:
+    """Return the checked params, or raise a UserError naming the first bad key."""
+    if not isinstance(raw, dict):
+        raise UserError(f"{PARAMS_FILE} must hold a mapping of sections ({', '.join(SECTIONS)})")
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise params_error(unknown[0], f"is not a known section (known: {', '.join(SECTIONS)})")
+    sections: dict[str, Any] = {}
+    for name, section in SECTIONS.items():
+        if raw.get(name) is None:
+            raise params_error(name, "is missing")
+        if section is not None:
+            sections[name] = section.parse(name, raw[name])
+    tasks = _check_tasks(raw["noise"].get("tasks"))
+    sections["noise"] = sections["noise"].model_copy(update={"tasks": tasks})
+    sections["models"] = _check_models(raw["models"])
+    _check_extra_models(sections["extra_models"], sections["models"], tasks)
+    sections["curriculum"] = _check_curriculum(raw["curriculum"], tasks)
+    _check_dataset_shape(sections["data"])
+    return Params.model_construct(**sections)
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> Params:
     """Read and validate params.yaml (safe_load: no Python objects from YAML)."""
     path = Path(path)
     if not path.is_file():
@@ -371,11 +319,3 @@ def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     except yaml.YAMLError as error:
         raise UserError(f"{path} is not valid YAML: {error}") from error
     return validate(raw)
-
-
-def task_params(params: dict[str, Any], task: str) -> dict[str, Any]:
-    """The settings of one noise task, or an error listing the tasks that exist."""
-    tasks = params["noise"]["tasks"]
-    if task not in tasks:
-        raise UserError(f"unknown task {task!r}: {PARAMS_FILE} defines {', '.join(tasks)}")
-    return tasks[task]

@@ -1,25 +1,7 @@
-"""Denoising models, chosen by name from params.yaml (`models.<name>`)."""
+"""Denoising models, found by name in the registry (registry.py); importing the package
+registers the default chain's models."""
 
-from collections.abc import Callable
-from typing import Any
+from fer_denoise.models import attention_unet, unet  # noqa: F401  (they register themselves)
+from fer_denoise.models.registry import architecture, build_model, model_settings
 
-import keras
-
-from fer_denoise.models.attention_unet import build_attention_unet
-from fer_denoise.models.autoencoder import build_autoencoder
-from fer_denoise.models.dncnn import build_dncnn
-from fer_denoise.models.unet import build_unet
-
-BUILDERS: dict[str, Callable[..., keras.Model]] = {
-    "unet": build_unet,
-    "attention_unet": build_attention_unet,
-    "autoencoder": build_autoencoder,
-    "dncnn": build_dncnn,
-}
-
-
-def build_model(name: str, input_shape: tuple[int, int, int], **settings: Any) -> keras.Model:
-    """Build a registered model; `settings` are its section of params.yaml."""
-    if name not in BUILDERS:
-        raise KeyError(f"unknown model {name!r}; registered: {', '.join(BUILDERS)}")
-    return BUILDERS[name](input_shape=input_shape, **settings)
+__all__ = ["architecture", "build_model", "model_settings"]

@@ -8,7 +8,8 @@ gates start untrained.
 import keras
 from keras import layers
 
-from fer_denoise.models.unet import check_divisible, u_net_layers
+from fer_denoise.models.registry import register
+from fer_denoise.models.unet import UNetSettings, check_divisible, pooling_multiple, u_net_layers
 
 
 def attention_gate(x, g, inter_filters: int, name: str):
@@ -33,19 +34,16 @@ def attention_gate(x, g, inter_filters: int, name: str):
     return layers.Multiply(name=f"{name}_gated")([x, weights])
 
 
-def build_attention_unet(
-    input_shape=(48, 48, 1),
-    depth: int = 3,
-    base_filters: int = 16,
-    batch_norm: bool = False,
-    residual: bool = True,
-) -> keras.Model:
+@register("attention_unet", UNetSettings, pooling_multiple)
+def build_attention_unet(input_shape: tuple[int, ...], settings: UNetSettings) -> keras.Model:
     """The U-Net of unet.py with an attention gate on each skip connection."""
 
     def gate(skip, decoder, filters: int, level: int):
         return attention_gate(skip, decoder, max(filters // 2, 1), f"gate{level}")
 
-    check_divisible(input_shape, depth)
+    check_divisible(input_shape, settings.depth)
     inputs = keras.Input(shape=input_shape, name="noisy")
-    outputs = u_net_layers(inputs, depth, base_filters, batch_norm, residual, gate)
+    outputs = u_net_layers(
+        inputs, settings.depth, settings.base_filters, settings.batch_norm, settings.residual, gate
+    )
     return keras.Model(inputs, outputs, name="attention_unet")

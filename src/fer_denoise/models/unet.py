@@ -4,6 +4,23 @@ connections carry fine detail past the bottleneck.
 
 import keras
 from keras import layers
+from pydantic import Field
+
+from fer_denoise.models.registry import register
+from fer_denoise.settings import Settings
+
+
+class UNetSettings(Settings):
+    """params.yaml `models.unet` (and `models.attention_unet`, which shares its layers)."""
+
+    depth: int = Field(default=3, ge=1, le=4)  # poolings: sides must divide by 2**depth
+    base_filters: int = Field(default=16, ge=1, le=512)  # doubled at each level
+    batch_norm: bool = False
+    residual: bool = True  # predict the noise and subtract it from the input
+
+
+def pooling_multiple(settings: UNetSettings) -> int:
+    return 2**settings.depth
 
 
 def conv_block(x, filters: int, batch_norm: bool, name: str):
@@ -52,19 +69,16 @@ def u_net_layers(
     return x
 
 
-def build_unet(
-    input_shape=(48, 48, 1),
-    depth: int = 3,
-    base_filters: int = 16,
-    batch_norm: bool = True,
-    residual: bool = True,
-) -> keras.Model:
+@register("unet", UNetSettings, pooling_multiple)
+def build_unet(input_shape: tuple[int, ...], settings: UNetSettings) -> keras.Model:
     """A U-Net with `depth` poolings, filters doubling per level from `base_filters`.
 
     With `residual`, the network predicts the noise and subtracts it from the input, which
     trains faster for small noise than predicting the clean image outright.
     """
-    check_divisible(input_shape, depth)
+    check_divisible(input_shape, settings.depth)
     inputs = keras.Input(shape=input_shape, name="noisy")
-    outputs = u_net_layers(inputs, depth, base_filters, batch_norm, residual)
+    outputs = u_net_layers(
+        inputs, settings.depth, settings.base_filters, settings.batch_norm, settings.residual
+    )
     return keras.Model(inputs, outputs, name="unet")

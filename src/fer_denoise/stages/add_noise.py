@@ -7,22 +7,16 @@ resolved noise spec is stored in the file, so training reads it from there and a
 
 import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 
+from fer_denoise.datasets import load_prepared
 from fer_denoise.errors import run_stage
 from fer_denoise.fer2013 import SPLITS
-from fer_denoise.files import load_npz, save_npz
-from fer_denoise.noise import add_noise, resolve_spec, task_rng, to_float, to_uint8
-from fer_denoise.params import load_params, task_params
-from fer_denoise.stages.prepare import PREPARED
-
-NOISY_DIR = Path("data/noisy")
-
-
-def noisy_path(task: str) -> Path:
-    return NOISY_DIR / f"{task}.npz"
+from fer_denoise.files import save_npz
+from fer_denoise.noise import add_noise, task_rng, to_float, to_uint8
+from fer_denoise.params import load_params
+from fer_denoise.paths import noisy_path
 
 
 def make_noisy(
@@ -37,9 +31,9 @@ def make_noisy(
 
 def main(task: str) -> None:
     params = load_params()
-    spec = resolve_spec(task_params(params, task), params["noise"]["factor"])
-    prepared = load_npz(PREPARED, ("images", "split"), made_by="prepare")
-    noisy = make_noisy(prepared["images"], prepared["split"], spec, params["noise"]["seed"], task)
+    spec = params.spec(task)
+    prepared = load_prepared()
+    noisy = make_noisy(prepared["images"], prepared["split"], spec, params.noise.seed, task)
     save_npz(noisy_path(task), spec=np.array(json.dumps(spec)), **noisy)
     print(f"{task}: {spec} -> {noisy_path(task)}")
 

@@ -10,22 +10,17 @@ scores beside the models'.
 import argparse
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from fer_denoise.baselines import TUNED_FILTERS, apply_filter, tune
+from fer_denoise.datasets import load_noisy, load_prepared
 from fer_denoise.errors import run_stage
-from fer_denoise.files import load_npz, write_json
+from fer_denoise.files import write_json
 from fer_denoise.metrics import psnr_per_image, summarize
 from fer_denoise.noise import to_float
-from fer_denoise.params import load_params, task_params
-from fer_denoise.stages.add_noise import noisy_path
-from fer_denoise.stages.prepare import PREPARED
+from fer_denoise.params import load_params
+from fer_denoise.paths import baselines_path
 
 PROGRESS_EVERY = 25  # faces between progress lines of a slow filter
-
-
-def baselines_path(task: str) -> Path:
-    return Path("metrics/baselines") / f"{task}.json"
 
 
 def progress_printer(label: str, total: int) -> Callable[[int], None]:
@@ -40,12 +35,12 @@ def progress_printer(label: str, total: int) -> Callable[[int], None]:
 
 def main(task: str) -> None:
     params = load_params()
-    noise_type = task_params(params, task)["type"]
-    settings = params["baselines"]
-    prepared = load_npz(PREPARED, ("images", "split"), made_by="prepare")
-    stored = load_npz(noisy_path(task), ("val", "test"), made_by=f"noise@{task}")
+    filters = params.task(task).tuned_filters
+    settings = params.baselines
+    prepared = load_prepared()
+    _, stored = load_noisy(task, "val", "test")
     images, split = prepared["images"], prepared["split"]
-    tuning = slice(0, settings["tune_images"])
+    tuning = slice(0, settings.tune_images)
     tune_noisy, tune_clean = (
         to_float(stored["val"][tuning]),
         to_float(images[split == "val"][tuning]),
@@ -54,11 +49,11 @@ def main(task: str) -> None:
 
     results = {}
     for name, spec in TUNED_FILTERS.items():
-        if noise_type not in spec.noise_types:
+        if name not in filters:
             continue
         began = time.monotonic()
-        chosen, scores = tune(name, settings[name], tune_noisy, tune_clean)
-        rows = slice(0, settings["bm3d_images"] if name == "bm3d" else len(test_noisy))
+        chosen, scores = tune(name, getattr(settings, name), tune_noisy, tune_clean)
+        rows = slice(0, settings.bm3d_images if name == "bm3d" else len(test_noisy))
         noisy, clean = test_noisy[rows], test_clean[rows]
         progress = progress_printer(f"{task} {name}", len(noisy)) if name == "bm3d" else None
         restored = apply_filter(name, noisy, chosen, progress)

@@ -10,46 +10,32 @@ Writes metrics/analysis.json (task -> model -> edge, flat, emotion, robustness).
 are scored channel by channel, each channel ranked by its own gradient.
 """
 
-import json
-from pathlib import Path
-
 import numpy as np
 
-from fer_denoise.analysis import (
-    edge_and_flat_masks,
-    mean_by_label,
-    noise_level,
-    region_scores,
-    scaled_noise,
-)
+from fer_denoise.analysis import edge_and_flat_masks, mean_by_label, region_scores
 from fer_denoise.baselines import baseline_name, classical_baseline
+from fer_denoise.datasets import load_noisy, load_prepared
 from fer_denoise.errors import run_stage
 from fer_denoise.fer2013 import EMOTIONS
-from fer_denoise.files import load_npz, write_json
+from fer_denoise.files import write_json
 from fer_denoise.inference import denoise, load_model
 from fer_denoise.metrics import psnr_per_image
-from fer_denoise.noise import add_noise, task_rng, to_float
-from fer_denoise.params import load_params
+from fer_denoise.noise import add_noise, noise_level, scaled_noise, task_rng, to_float
+from fer_denoise.params import Params, load_params
+from fer_denoise.paths import ANALYSIS, ROBUSTNESS_PLOT, WORST_DIR
 from fer_denoise.plots import save_curves, save_grid
 from fer_denoise.stacks import to_planes
-from fer_denoise.stages.add_noise import noisy_path
-from fer_denoise.stages.evaluate import trained_models
-from fer_denoise.stages.prepare import PREPARED
-
-METRICS = Path("metrics/analysis.json")
-WORST_DIR = Path("plots/worst")
-ROBUSTNESS_PLOT = Path("plots/robustness.png")
 
 
-def restorers(params: dict, task: str, noise_type: str) -> dict:
+def restorers(params: Params, task: str, noise_type: str) -> dict:
     """name -> function from noisy images to restored ones: the noisy input itself, the
     classical baseline and every trained model of the task."""
-    guard = params["evaluate"]["switching_median_guard"]
+    guard = params.evaluate.switching_median_guard
     functions = {
         "noisy": lambda noisy: noisy,
         baseline_name(noise_type): lambda noisy: classical_baseline(noise_type, noisy, guard)[1],
     }
-    for name, path in trained_models(params, task).items():
+    for name, path in params.trained_models(task).items():
         model = load_model(path)  # once: the stage runs it at every noise level
         functions[name] = lambda noisy, model=model: denoise(model, noisy)
     return functions
@@ -57,30 +43,27 @@ def restorers(params: dict, task: str, noise_type: str) -> dict:
 
 def main() -> None:
     params = load_params()
-    settings = params["analysis"]
-    prepared = load_npz(PREPARED, ("images", "split"), made_by="prepare", optional=("labels",))
+    settings = params.analysis
+    prepared = load_prepared(labels=True)
     test = prepared["split"] == "test"
     clean = to_float(prepared["images"][test])
     labels = prepared["labels"][test] if "labels" in prepared else None
     edge, flat = edge_and_flat_masks(
-        to_planes(clean), settings["edge_fraction"], settings["flat_fraction"]
+        to_planes(clean), settings.edge_fraction, settings.flat_fraction
     )
-    subset = clean[: settings["robustness_images"]]
-    scales = np.linspace(
-        settings["noise_scale_min"], settings["noise_scale_max"], settings["noise_levels"]
-    )
+    subset = clean[: settings.robustness_images]
+    scales = np.linspace(settings.noise_scale_min, settings.noise_scale_max, settings.noise_levels)
 
     results, curves, trained_levels = {}, {}, {}
-    for task in params["noise"]["tasks"]:
-        stored = load_npz(noisy_path(task), ("spec", "test"), made_by=f"noise@{task}")
-        spec = json.loads(str(stored["spec"]))
+    for task in params.noise.tasks:
+        spec, stored = load_noisy(task, "test")
         noisy = to_float(stored["test"])
         trained_levels[task] = noise_level(spec)
         off_level = {
             noise_level(scaled_noise(spec, scale)): add_noise(
                 subset,
                 scaled_noise(spec, scale),
-                task_rng(params["noise"]["seed"], task, f"robustness-{scale:.4f}"),
+                task_rng(params.noise.seed, task, f"robustness-{scale:.4f}"),
             )
             for scale in scales
         }
@@ -103,7 +86,7 @@ def main() -> None:
                 "robustness": {f"{level:g}": value for level, value in curve},
             }
             if name != "noisy":
-                worst = np.argsort(psnr, kind="stable")[: settings["worst_images"]]
+                worst = np.argsort(psnr, kind="stable")[: settings.worst_images]
                 save_grid(
                     WORST_DIR / f"{task}_{name}.png",
                     clean[worst],
@@ -118,14 +101,14 @@ def main() -> None:
                 flush=True,
             )
 
-    write_json(METRICS, results)
+    write_json(ANALYSIS, results)
     save_curves(
         ROBUSTNESS_PLOT,
         curves,
         trained_levels,
         ("noise level (sigma, or impulse amount); dashed: trained level", "PSNR (dB)"),
     )
-    print(f"wrote {METRICS}, {ROBUSTNESS_PLOT}, {WORST_DIR}/")
+    print(f"wrote {ANALYSIS}, {ROBUSTNESS_PLOT}, {WORST_DIR}/")
 
 
 if __name__ == "__main__":

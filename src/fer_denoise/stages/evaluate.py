@@ -8,49 +8,27 @@ noisy input's) and plots/grids/<task>.png (noisy / denoised / clean examples).
 """
 
 import json
-from pathlib import Path
 
 import numpy as np
 
 from fer_denoise.baselines import classical_baseline
+from fer_denoise.datasets import load_noisy, load_prepared
 from fer_denoise.errors import UserError, run_stage
-from fer_denoise.files import atomic_path, load_npz, write_json
+from fer_denoise.files import atomic_path, write_json
 from fer_denoise.inference import denoise, load_model
 from fer_denoise.metrics import psnr_per_image, summarize
-from fer_denoise.noise import to_float
+from fer_denoise.noise import describe, to_float
 from fer_denoise.params import load_params
+from fer_denoise.paths import (
+    EVALUATION,
+    GRID_DIR,
+    PER_IMAGE,
+    PSNR_TABLE,
+    baselines_path,
+)
 from fer_denoise.plots import save_grid
-from fer_denoise.stages.add_noise import noisy_path
-from fer_denoise.stages.baselines import baselines_path
-from fer_denoise.stages.prepare import PREPARED
-from fer_denoise.stages.train import model_path
 
-METRICS = Path("metrics/evaluate.json")
-PSNR_TABLE = Path("plots/psnr.csv")
-PER_IMAGE = Path("plots/per_image.csv")  # each test face's PSNR: FER2013 data, in DVC's cache
 PER_IMAGE_COLUMNS = ("noisy", "classical", "unet", "attention_unet", "gan")
-GRID_DIR = Path("plots/grids")
-
-
-def trained_models(params: dict, task: str) -> dict[str, Path]:
-    """The models that dvc.yaml trains for `task`: the U-Net, then the curriculum's two."""
-    models = {"unet": model_path("unet", task)}
-    if task in params["curriculum"]:
-        models |= {name: model_path(name, task) for name in ("attention_unet", "gan")}
-    return models
-
-
-def extra_models(params: dict, task: str) -> dict[str, Path]:
-    """The extra models (params.yaml extra_models) trained for `task`."""
-    extra = params["extra_models"]
-    if task not in extra["tasks"]:
-        return {}
-    return {name: model_path(name, task) for name in extra["models"]}
-
-
-def describe(spec: dict) -> str:
-    """'gaussian, sigma 0.04' or 'salt_pepper, amount 0.1'."""
-    return ", ".join([spec["type"]] + [f"{k} {v:g}" for k, v in spec.items() if k != "type"])
 
 
 def tuned_baselines(task: str) -> dict[str, dict]:
@@ -82,23 +60,22 @@ def per_image_rows(task: str, clean: np.ndarray, outputs: dict[str, np.ndarray])
 
 def main() -> None:
     params = load_params()
-    prepared = load_npz(PREPARED, ("images", "split"), made_by="prepare")
+    prepared = load_prepared()
     test = prepared["split"] == "test"
     clean = to_float(prepared["images"][test])
-    grid_rows = np.linspace(0, len(clean) - 1, min(params["evaluate"]["grid_images"], len(clean)))
+    grid_rows = np.linspace(0, len(clean) - 1, min(params.evaluate.grid_images, len(clean)))
     grid_rows = grid_rows.round().astype(int)
 
     results, table, per_image = {}, ["label,task,model,psnr,ssim"], []
-    for task in params["noise"]["tasks"]:
-        stored = load_npz(noisy_path(task), ("spec", "test"), made_by=f"noise@{task}")
-        spec = json.loads(str(stored["spec"]))
+    for task in params.noise.tasks:
+        spec, stored = load_noisy(task, "test")
         noisy = to_float(stored["test"])
         outputs = {"noisy": noisy}
         baseline, restored = classical_baseline(
-            spec["type"], noisy, params["evaluate"]["switching_median_guard"]
+            spec["type"], noisy, params.evaluate.switching_median_guard
         )
         outputs[baseline] = restored
-        for model, path in (trained_models(params, task) | extra_models(params, task)).items():
+        for model, path in (params.trained_models(task) | params.extra_models_of(task)).items():
             outputs[model] = denoise(load_model(path), noisy)
         results[task] = {name: summarize(clean, images) for name, images in outputs.items()}
         results[task] |= tuned_baselines(task)
@@ -121,14 +98,14 @@ def main() -> None:
             f"{task}: {describe(spec)}; PrivateTest, PSNR against the clean image",
         )
 
-    write_json(METRICS, results)
+    write_json(EVALUATION, results)
     with atomic_path(PSNR_TABLE) as tmp:
         tmp.write_text("\n".join(table) + "\n")
     with atomic_path(PER_IMAGE) as tmp:
         tmp.write_text(
             "\n".join([",".join(["image", "task", *PER_IMAGE_COLUMNS]), *per_image]) + "\n"
         )
-    print(f"wrote {METRICS}, {PSNR_TABLE}, {PER_IMAGE}, {GRID_DIR}/")
+    print(f"wrote {EVALUATION}, {PSNR_TABLE}, {PER_IMAGE}, {GRID_DIR}/")
 
 
 if __name__ == "__main__":

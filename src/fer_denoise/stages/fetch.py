@@ -27,6 +27,7 @@ from fer_denoise.fer2013 import detect_format
 from fer_denoise.files import atomic_path
 from fer_denoise.image_folders import image_files
 from fer_denoise.params import load_params
+from fer_denoise.paths import EXTERNAL_DIR, RAW_DIR
 from fer_denoise.untrusted import (
     CORRUPT,
     MAX_IMAGE_BYTES,
@@ -38,8 +39,6 @@ from fer_denoise.untrusted import (
     too_large,
 )
 
-RAW_DIR = Path("data/raw")
-EXTERNAL_DIR = Path("data/external")
 ENV_PATH = "FER2013_PATH"
 KNOWN_MD5 = {"f8428a1edbd21e88f42c73edd2a14f95": "the original competition fer2013.csv"}
 SUFFIXES = {"gzip": ".csv.gz", "zip": ".zip", "csv": ".csv"}
@@ -257,10 +256,10 @@ def fetch(
 
 
 def main() -> None:
-    params = load_params()["data"]
-    dataset = params["dataset"]
-    source = resolve_source(params["source"], dict(os.environ), dataset=dataset)
-    path = fetch(source, params["md5"], dict(os.environ), dataset)
+    data = load_params().data
+    dataset = data.dataset
+    source = resolve_source(data.source, dict(os.environ), dataset=dataset)
+    path = fetch(source, data.md5, dict(os.environ), dataset)
     print(f"fetched {path} ({path.stat().st_size >> 20} MiB)")
 
 

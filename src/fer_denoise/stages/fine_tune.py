@@ -10,37 +10,33 @@ many epochs the encoder stays frozen.
 import argparse
 from pathlib import Path
 
+from fer_denoise.denoiser_training import fit_denoiser
 from fer_denoise.errors import UserError, run_stage
 from fer_denoise.params import SCRATCH, load_params
-from fer_denoise.stages.train import fit_denoiser
 
 MODEL = "attention_unet"
 
 
 def main(task: str) -> None:
     params = load_params()
-    curriculum = params["curriculum"]
+    curriculum = params.curriculum
     if task not in curriculum:
         raise UserError(
             f"task {task!r} is not in params.yaml curriculum ({', '.join(curriculum)}): "
             "add it there with the model it starts from"
         )
-    if MODEL not in params["models"]:
-        raise UserError(f"params.yaml models has no `{MODEL}` section: add its depth and widths")
-    init = curriculum[task]["init"]
-    fine_tune = params["fine_tune"]
-    settings = {
-        **params["train"],
-        "epochs": fine_tune["epochs"],
-        "learning_rate": fine_tune["learning_rate"],
-    }
+    init = curriculum[task].init
+    fine_tune = params.fine_tune
+    settings = params.train.model_copy(
+        update={"epochs": fine_tune.epochs, "learning_rate": fine_tune.learning_rate}
+    )
     fit_denoiser(
         params,
         MODEL,
         task,
         settings,
         init=None if init == SCRATCH else Path(init),
-        frozen_epochs=fine_tune["frozen_epochs"],
+        frozen_epochs=fine_tune.frozen_epochs,
     )
 
 

@@ -8,19 +8,15 @@ PrivateTest = test (evaluation), with emotion labels. An image-folder dataset
 """
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from fer_denoise.errors import UserError, run_stage
 from fer_denoise.fer2013 import EMOTIONS, SPLITS, read_fer2013
-from fer_denoise.files import load_npz, save_npz, write_json
+from fer_denoise.files import save_npz, write_json
 from fer_denoise.image_folders import read_image_folder
-from fer_denoise.params import load_params
-
-RAW_DIR = Path("data/raw")
-PREPARED = Path("data/prepared/images.npz")
-SUMMARY = Path("data/prepared/summary.json")
+from fer_denoise.params import Data, load_params
+from fer_denoise.paths import PREPARED, RAW_DIR, SUMMARY
 
 
 def raw_file(raw_dir: Path = RAW_DIR) -> Path:
@@ -42,22 +38,22 @@ def first_per_split(split: np.ndarray, limit: int | None) -> np.ndarray:
     return keep
 
 
-def read_dataset(path: Path, data: dict[str, Any]) -> dict[str, np.ndarray]:
+def read_dataset(path: Path, data: Data) -> dict[str, np.ndarray]:
     """images, split and (FER2013 only) labels of the fetched file, per `data` params."""
-    if data["dataset"] == "fer2013":
+    if data.dataset == "fer2013":
         fer = read_fer2013(path)
         arrays = {"images": fer.images, "labels": fer.labels, "split": fer.split}
     else:
         found = read_image_folder(
             path,
-            data["channels"],
-            data["image_size"],
-            data["val_fraction"],
-            data["test_fraction"],
-            data["split_seed"],
+            data.channels,
+            data.image_size,
+            data.val_fraction,
+            data.test_fraction,
+            data.split_seed,
         )
         arrays = {"images": found.images, "split": found.split}
-    keep = first_per_split(arrays["split"], data["limit"])
+    keep = first_per_split(arrays["split"], data.limit)
     return {name: array[keep] for name, array in arrays.items()}
 
 
@@ -73,22 +69,10 @@ def summary(arrays: dict[str, np.ndarray]) -> dict:
     return counts
 
 
-def load_labelled(stage: str) -> dict[str, np.ndarray]:
-    """The prepared images with their emotion labels, or an error saying which stages to run
-    when the dataset has no labels."""
-    prepared = load_npz(PREPARED, ("images", "split"), made_by="prepare", optional=("labels",))
-    if "labels" not in prepared:
-        raise UserError(
-            f"{stage} needs emotion labels, and {PREPARED} has none (data.dataset is `images`). "
-            "Reproduce the denoising stages alone: `dvc repro evaluate error_analysis`."
-        )
-    return prepared
-
-
 def main() -> None:
-    params = load_params()["data"]
+    params = load_params().data
     path = raw_file()
-    print(f"parsing {path} ({params['dataset']})")
+    print(f"parsing {path} ({params.dataset})")
     arrays = read_dataset(path, params)
     missing = [name for name in SPLITS if not (arrays["split"] == name).any()]
     if missing:

@@ -7,27 +7,23 @@ Writes metrics/recognition.json (clean, and task -> model -> accuracy, macro_f1;
 (true and predicted emotion of each clean face, for DVC's confusion matrix).
 """
 
-import json
-from pathlib import Path
-
 import numpy as np
 
 from fer_denoise.baselines import classical_baseline
+from fer_denoise.datasets import load_labelled, load_noisy
 from fer_denoise.errors import run_stage
 from fer_denoise.fer2013 import EMOTIONS
-from fer_denoise.files import atomic_path, load_npz, write_json
+from fer_denoise.files import atomic_path, write_json
 from fer_denoise.inference import BATCH, denoise, load_model
 from fer_denoise.noise import to_float
 from fer_denoise.params import load_params
+from fer_denoise.paths import (
+    ACCURACY_TABLE,
+    CLASSIFIER,
+    CONFUSION_TABLE,
+    RECOGNITION,
+)
 from fer_denoise.recognition import recognition_scores
-from fer_denoise.stages.add_noise import noisy_path
-from fer_denoise.stages.emotion_classifier import CLASSIFIER
-from fer_denoise.stages.evaluate import trained_models
-from fer_denoise.stages.prepare import load_labelled
-
-METRICS = Path("metrics/recognition.json")
-ACCURACY_TABLE = Path("plots/recognition.csv")
-CONFUSION_TABLE = Path("plots/confusion.csv")
 
 
 def main() -> None:
@@ -52,16 +48,14 @@ def main() -> None:
         f"clean,,,{clean['accuracy']},{clean['macro_f1']}",
     ]
     print(f"{'clean':>31}: accuracy {clean['accuracy']:.4f}  macro-F1 {clean['macro_f1']:.4f}")
-    for task in params["noise"]["tasks"]:
-        stored = load_npz(noisy_path(task), ("spec", "test"), made_by=f"noise@{task}")
+    for task in params.noise.tasks:
+        spec, stored = load_noisy(task, "test")
         noisy = to_float(stored["test"])
         baseline, restored = classical_baseline(
-            json.loads(str(stored["spec"]))["type"],
-            noisy,
-            params["evaluate"]["switching_median_guard"],
+            spec["type"], noisy, params.evaluate.switching_median_guard
         )
         results[task] = {"noisy": scores(noisy), baseline: scores(restored)}
-        for model, path in trained_models(params, task).items():
+        for model, path in params.trained_models(task).items():
             results[task][model] = scores(denoise(load_model(path), noisy))
         for name, score in results[task].items():
             table.append(f"{task} / {name},{task},{name},{score['accuracy']},{score['macro_f1']}")
@@ -70,13 +64,13 @@ def main() -> None:
                 f"macro-F1 {score['macro_f1']:.4f}"
             )
 
-    write_json(METRICS, results)
+    write_json(RECOGNITION, results)
     with atomic_path(ACCURACY_TABLE) as tmp:
         tmp.write_text("\n".join(table) + "\n")
     with atomic_path(CONFUSION_TABLE) as tmp:
         pairs = (f"{EMOTIONS[a]},{EMOTIONS[b]}" for a, b in zip(labels, predicted, strict=True))
         tmp.write_text("\n".join(["actual,predicted", *pairs]) + "\n")
-    print(f"wrote {METRICS}, {ACCURACY_TABLE}, {CONFUSION_TABLE}")
+    print(f"wrote {RECOGNITION}, {ACCURACY_TABLE}, {CONFUSION_TABLE}")
 
 
 if __name__ == "__main__":

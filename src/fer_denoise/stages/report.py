@@ -10,12 +10,7 @@ from pathlib import Path
 
 from fer_denoise.errors import UserError, run_stage
 from fer_denoise.files import atomic_path
-
-EVALUATION = Path("metrics/evaluate.json")  # written by the evaluate stage
-RECOGNITION = Path("metrics/recognition.json")  # written by the recognition stage
-ANALYSIS = Path("metrics/analysis.json")  # written by the error_analysis stage
-FILTERS = Path("metrics/baselines")  # <task>.json, written by the baselines stages
-REPORT = Path("metrics/README.md")
+from fer_denoise.paths import ANALYSIS, EVALUATION, RECOGNITION, REPORT, baselines_path
 
 
 def table(rows: dict[str, dict[str, dict]], cell, rank, first_column: str = "task") -> list[str]:
@@ -117,7 +112,7 @@ def main() -> None:
         evaluation,
         read_metrics(RECOGNITION, "recognition"),
         read_metrics(ANALYSIS, "error_analysis"),
-        {task: read_metrics(FILTERS / f"{task}.json", f"baselines@{task}") for task in evaluation},
+        {task: read_metrics(baselines_path(task), f"baselines@{task}") for task in evaluation},
     )
     with atomic_path(REPORT) as tmp:
         tmp.write_text(text)

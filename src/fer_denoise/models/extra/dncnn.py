@@ -5,23 +5,28 @@ are of this family. No pooling, so it takes images of any size.
 
 import keras
 from keras import layers
+from pydantic import Field
+
+from fer_denoise.models.registry import register
+from fer_denoise.settings import Settings
 
 
-def build_dncnn(
-    input_shape=(48, 48, 1), depth: int = 10, width: int = 32, batch_norm: bool = False
-) -> keras.Model:
+class DnCNNSettings(Settings):
+    # The paper's 17 convolutions at width 64 with batch norm cost about 20 times the U-Net
+    # per image; the defaults are smaller and batch norm is a setting.
+    depth: int = Field(default=10, ge=2, le=30)  # convolutions, first and last included
+    width: int = Field(default=32, ge=1, le=512)
+    batch_norm: bool = False
+
+
+@register("dncnn", DnCNNSettings)
+def build_dncnn(input_shape: tuple[int, ...], settings: DnCNNSettings) -> keras.Model:
     """`depth` convolutions of `width` filters: the first with ReLU, the middle ones with
-    (optional) batch norm and ReLU, the last back to the input's channels.
-
-    The paper uses depth 17, width 64 and batch norm; on a 2-core CPU that is about 20 times the
-    U-Net's cost per image, so the defaults are smaller and batch norm (half the speed here) is
-    a setting.
-    """
-    if depth < 2:
-        raise ValueError(f"DnCNN depth must be at least 2 (first and last layer), got {depth}")
+    (optional) batch norm and ReLU, the last back to the input's channels."""
+    width, batch_norm = settings.width, settings.batch_norm
     inputs = keras.Input(shape=input_shape, name="noisy")
     x = layers.Conv2D(width, 3, padding="same", activation="relu", name="conv0")(inputs)
-    for index in range(1, depth - 1):
+    for index in range(1, settings.depth - 1):
         x = layers.Conv2D(width, 3, padding="same", use_bias=not batch_norm, name=f"conv{index}")(x)
         if batch_norm:
             x = layers.BatchNormalization(name=f"bn{index}")(x)

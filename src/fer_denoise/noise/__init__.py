@@ -1,0 +1,133 @@
+"""Noise types on images in [0, 1], each one file of this folder that registers itself.
+
+A task in params.yaml names its `type`; that type's class checks the task's settings, turns
+them into a concrete spec (a JSON-able dict stored with the noisy set: `{"type": "gaussian",
+"sigma": 0.04}`), draws the noise, and says how the rest of the pipeline treats it: its level
+for the robustness sweep, whether it is impulse-like (restore only the hit pixels) and its
+classical baselines. Sampling is a pure function of the clean images, the spec and a generator,
+so the fixed noisy sets (stage `noise`) and the fresh noise of every training batch match.
+"""
+
+import importlib
+import pkgutil
+import zlib
+from typing import Any, ClassVar
+
+import numpy as np
+
+from fer_denoise.settings import Settings, params_error
+
+
+class NoiseType(Settings):
+    """One task's settings in params.yaml; the class says how its noise is drawn and scored."""
+
+    type: str
+    name: ClassVar[str]  # the `type` value in params.yaml
+    level_key: ClassVar[str]  # the spec key of its strength (see `level` and `scaled`)
+    max_level: ClassVar[float | None] = None  # the highest strength that makes sense
+    impulse: ClassVar[bool] = False  # hits some pixels and leaves the rest exactly as they were
+    classical_baseline: ClassVar[str] = "median_3x3"  # fer_denoise.baselines.CLASSICAL
+    tuned_filters: ClassVar[tuple[str, ...]] = ()  # fer_denoise.baselines.TUNED_FILTERS
+
+    def resolve(self, factor: float) -> dict[str, Any]:
+        """The concrete noise this task draws; `factor` is params.yaml `noise.factor`."""
+        raise NotImplementedError
+
+    @staticmethod
+    def sample(clean: np.ndarray, spec: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
+        """Noisy float32 images before clipping and 8-bit rounding (done by `add_noise`)."""
+        raise NotImplementedError
+
+    @classmethod
+    def level(cls, spec: dict[str, Any]) -> float:
+        """The strength of a spec, the x axis of the robustness sweep."""
+        return spec[cls.level_key]
+
+    @classmethod
+    def scaled(cls, spec: dict[str, Any], scale: float) -> dict[str, Any]:
+        """The same noise with its level times `scale` (capped at `max_level`)."""
+        level = spec[cls.level_key] * scale
+        capped = level if cls.max_level is None else min(level, cls.max_level)
+        return {**spec, cls.level_key: capped}
+
+
+REGISTRY: dict[str, type[NoiseType]] = {}
+
+
+def register(cls: type[NoiseType]) -> type[NoiseType]:
+    """Class decorator: make a noise type known by its `name`."""
+    if cls.name in REGISTRY:
+        raise ValueError(f"noise type {cls.name!r} is registered twice")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def noise_types() -> dict[str, type[NoiseType]]:
+    """Every noise type, after importing each module of this folder once."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    return REGISTRY
+
+
+def noise_type(name: str) -> type[NoiseType]:
+    """The class of a registered noise type, or a ValueError listing them."""
+    types = noise_types()
+    if name not in types:
+        raise ValueError(f"unknown noise type {name!r}; registered: {', '.join(types)}")
+    return types[name]
+
+
+def parse_task(key: str, raw: Any) -> NoiseType:
+    """Check one params.yaml task (at `key`) with the settings of the type it names."""
+    types = noise_types()
+    if not isinstance(raw, dict) or "type" not in raw:
+        raise params_error(f"{key}.type", f"is missing (one of {', '.join(types)})")
+    if raw["type"] not in types:
+        raise params_error(f"{key}.type", f"must be one of {', '.join(types)}; got {raw['type']!r}")
+    return types[raw["type"]].parse(key, raw)
+
+
+def add_noise(clean: np.ndarray, spec: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
+    """Noisy float32 copy of `clean` (floats in [0, 1]), clipped and rounded to 8-bit levels.
+
+    Rounding to multiples of 1/255 makes fresh training noise match the stored uint8 noisy sets.
+    """
+    noisy = noise_type(spec["type"]).sample(np.asarray(clean, dtype=np.float32), spec, rng)
+    return np.round(np.clip(noisy, 0.0, 1.0) * 255.0) / np.float32(255.0)
+
+
+def noise_level(spec: dict[str, Any]) -> float:
+    """The strength of a spec: sigma, impulse amount, ..."""
+    return noise_type(spec["type"]).level(spec)
+
+
+def scaled_noise(spec: dict[str, Any], scale: float) -> dict[str, Any]:
+    """The same noise with its strength times `scale`."""
+    return noise_type(spec["type"]).scaled(spec, scale)
+
+
+def is_impulse(spec: dict[str, Any]) -> bool:
+    return noise_type(spec["type"]).impulse
+
+
+def describe(spec: dict[str, Any]) -> str:
+    """'gaussian, sigma 0.04' or 'salt_pepper, amount 0.1'."""
+    return ", ".join([spec["type"]] + [f"{k} {v:g}" for k, v in spec.items() if k != "type"])
+
+
+def task_rng(seed: int, task: str, purpose: str) -> np.random.Generator:
+    """A generator seeded from params: the same seed, task and purpose give the same draws.
+
+    crc32 of the names (not Python's hash, which changes per process) keeps it stable.
+    """
+    return np.random.default_rng([seed, zlib.crc32(task.encode()), zlib.crc32(purpose.encode())])
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 0..255 to float32 0..1."""
+    return images.astype(np.float32) / np.float32(255.0)
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """float 0..1 to uint8 0..255, rounding to the nearest level."""
+    return np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)

@@ -1,0 +1,29 @@
+"""Additive white Gaussian noise: sigma = factor * std on [0, 1]."""
+
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+
+from fer_denoise.noise import NoiseType, register
+
+ALL_FILTERS = ("gaussian_blur", "tv_chambolle", "wavelet", "nl_means", "bm3d")
+
+
+@register
+class Gaussian(NoiseType):
+    type: Literal["gaussian"]
+    std: float = Field(gt=0.0, le=10.0)
+    factor: float | None = Field(default=None, gt=0.0, le=10.0)  # else noise.factor
+
+    name: ClassVar[str] = "gaussian"
+    level_key: ClassVar[str] = "sigma"
+    tuned_filters: ClassVar[tuple[str, ...]] = ALL_FILTERS
+
+    def resolve(self, factor: float) -> dict[str, Any]:
+        sigma = (factor if self.factor is None else self.factor) * self.std
+        return {"type": self.name, "sigma": round(sigma, 12)}  # 0.04, not 0.04000000000000001
+
+    @staticmethod
+    def sample(clean: np.ndarray, spec: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
+        return clean + np.float32(spec["sigma"]) * rng.standard_normal(clean.shape, np.float32)

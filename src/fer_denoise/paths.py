@@ -1,0 +1,56 @@
+"""Every file the stages hand to each other, in one place. dvc.yaml names the same paths
+(tests/test_dvc_yaml.py keeps the two in step), and a stage finds another stage's output here
+rather than by importing that stage."""
+
+from pathlib import Path
+
+RAW_DIR = Path("data/raw")  # fetch
+EXTERNAL_DIR = Path("data/external")  # a dataset the user put there by hand
+PREPARED = Path("data/prepared/images.npz")  # prepare
+SUMMARY = Path("data/prepared/summary.json")
+NOISY_DIR = Path("data/noisy")  # noise@<task>
+MODELS_DIR = Path("models")  # models/<model>/<task>.keras
+EXTRA_MODELS_DIR = MODELS_DIR / "extra"  # params.yaml extra_models: extra/<model>/<task>.keras
+CHECKPOINT_DIR = MODELS_DIR / "checkpoints"  # a training stage's epochs, until it ends
+CLASSIFIER = MODELS_DIR / "classifier.keras"  # emotion_classifier
+TRAIN_METRICS_DIR = Path("metrics/train")  # dvclive: metrics/train/<model>/<task>
+BASELINES_DIR = Path("metrics/baselines")  # baselines@<task>: <task>.json
+EVALUATION = Path("metrics/evaluate.json")  # evaluate
+PSNR_TABLE = Path("plots/psnr.csv")
+PER_IMAGE = Path("plots/per_image.csv")  # each test face's PSNR: FER2013 data, in DVC's cache
+GRID_DIR = Path("plots/grids")
+ANALYSIS = Path("metrics/analysis.json")  # error_analysis
+WORST_DIR = Path("plots/worst")
+ROBUSTNESS_PLOT = Path("plots/robustness.png")
+RECOGNITION = Path("metrics/recognition.json")  # recognition
+ACCURACY_TABLE = Path("plots/recognition.csv")
+CONFUSION_TABLE = Path("plots/confusion.csv")  # each test face's label: FER2013 data
+REPORT = Path("metrics/README.md")  # report
+
+
+def noisy_path(task: str) -> Path:
+    return NOISY_DIR / f"{task}.npz"
+
+
+def model_path(model: str, task: str) -> Path:
+    return MODELS_DIR / model / f"{task}.keras"
+
+
+def extra_model_path(model: str, task: str) -> Path:
+    return EXTRA_MODELS_DIR / model / f"{task}.keras"
+
+
+def discriminator_path(task: str) -> Path:
+    return model_path("gan", f"{task}_discriminator")
+
+
+def live_dir(model: str, task: str | None = None) -> Path:
+    return TRAIN_METRICS_DIR / model / (task or "")
+
+
+def checkpoint_dir(model: str, task: str) -> Path:
+    return CHECKPOINT_DIR / model / task
+
+
+def baselines_path(task: str) -> Path:
+    return BASELINES_DIR / f"{task}.json"
