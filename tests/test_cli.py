@@ -391,3 +391,22 @@ def test_info_on_a_pipeline_model_reads_its_card_without_tensorflow(tmp_path):
     assert f"parameters: {model.count_params():,}" in result.stdout
     assert "size multiple: 4 (images are padded to it)" in result.stdout
     assert "tensorflow loaded: False" in result.stdout
+
+
+def test_the_size_multiple_comes_from_the_card_for_models_that_downsample_by_striding(tmp_path):
+    """NAFNet halves its image with strided convolutions, not pooling layers: its card's size
+    multiple (from the model registry) pads an odd-sized image correctly."""
+    from fer_denoise.models import architecture
+
+    spec = architecture("nafnet")
+    settings = spec.settings(width=4, depth=2, blocks=1, middle_blocks=1)
+    path = tmp_path / "nafnet.keras"
+    spec.build((48, 48, 1), settings).save(path)
+    write_card(
+        path,
+        {"model": "nafnet", "task": "t", "noise": SPEC, "size_multiple": 4},
+    )
+    denoiser = Denoiser(path, 8)
+    assert denoiser.multiple == spec.size_multiple(settings) == 4
+    faces = np.random.default_rng(0).random((2, 50, 46)).astype(np.float32)
+    assert denoiser(faces).shape == (2, 50, 46)
