@@ -410,3 +410,17 @@ def test_the_size_multiple_comes_from_the_card_for_models_that_downsample_by_str
     assert denoiser.multiple == spec.size_multiple(settings) == 4
     faces = np.random.default_rng(0).random((2, 50, 46)).astype(np.float32)
     assert denoiser(faces).shape == (2, 50, 46)
+
+
+def test_a_model_whose_card_was_damaged_is_refused_with_the_fix(tmp_path):
+    import zipfile
+
+    from fer_denoise.errors import UserError
+    from fer_denoise.model_card import CARD_MEMBER
+
+    path = tmp_path / "unet.keras"
+    build_model("unet", (16, 16, 1), depth=2, base_filters=4).save(path)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(CARD_MEMBER, "[1, 2]")
+    with pytest.raises(UserError, match="unreadable model card .* retrain it"):
+        Denoiser(path, 8)

@@ -386,9 +386,14 @@ class Denoiser:
                 layer["config"]["batch_shape"] = (None, None, None, self.channels)
         self.model = keras.Model.from_config(config)
         self.model.set_weights(model.get_weights())
-        self.multiple = size_multiple(
-            read_card(model_file), (type(layer).__name__ for layer in model.layers)
-        )
+        try:
+            card = read_card(model_file) if zipfile.is_zipfile(model_file) else None
+        except (OSError, ValueError, zipfile.BadZipFile) as error:
+            raise UserError(
+                f"{model_file}: unreadable model card ({error}); the file was changed after "
+                "training: retrain it with `dvc repro`"
+            ) from error
+        self.multiple = size_multiple(card, (type(layer).__name__ for layer in model.layers))
         self.batch_size = batch_size
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
