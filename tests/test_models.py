@@ -4,10 +4,10 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from fer_denoise.errors import UserError
-from fer_denoise.inference import load_model
-from fer_denoise.losses import get_loss, l1_ssim, psnr, ssim
+from fer_denoise.inference import denoise, load_model
+from fer_denoise.losses import get_loss, l1_ssim, psnr, psnr_loss, ssim
 from fer_denoise.models import build_model
-from fer_denoise.models.switching import with_switching_output
+from fer_denoise.models.impulse import ImpulseFill, with_impulse_input, with_switching_output
 
 
 @pytest.mark.parametrize(("depth", "residual"), [(1, True), (2, False), (4, True)])
@@ -93,6 +93,10 @@ def test_losses_are_zero_for_a_perfect_output_and_psnr_is_known():
     images = np.random.default_rng(0).random((2, 48, 48, 1)).astype(np.float32)
     for name in ("mse", "mae", "l1+ssim"):
         assert float(get_loss(name)(images, images)) == pytest.approx(0.0, abs=1e-5)
+    # the PSNR loss is minus the mean per-image PSNR, also when the faces' errors differ
+    outputs = images + np.array([0.1, 0.01], np.float32)[:, None, None, None]
+    assert float(get_loss("psnr")(images, outputs)) == pytest.approx(-30.0, abs=1e-3)
+    assert float(psnr_loss(images, outputs)) == pytest.approx(-float(psnr(images, outputs)))
     assert float(l1_ssim(images, images + 0.1)) > 0.0
     assert float(psnr(images, images + 0.1)) == pytest.approx(20.0, abs=1e-3)
 
@@ -121,3 +125,45 @@ def test_switching_output_replaces_only_impulse_pixels_and_survives_saving(tmp_p
     model.save(tmp_path / "switching.keras")
     reloaded = load_model(tmp_path / "switching.keras")
     assert np.array_equal(reloaded.predict(noisy, verbose=0), restored)
+
+
+def test_impulse_fill_averages_the_known_neighbours_and_fills_clusters_from_outside():
+    image = np.full((1, 6, 6, 1), 0.5, np.float32)
+    image[0, 1, 1] = 0.0  # a lone impulse among 0.5s, beside one known 0.8
+    image[0, 0, 0] = 0.8
+    image[0, 3:6, 3:6] = 1.0  # a 3x3 block of impulses: its centre has no known neighbour
+    filled, mask = (keras.ops.convert_to_numpy(t) for t in ImpulseFill()(image))
+    assert filled[0, 1, 1, 0] == pytest.approx((0.8 + 7 * 0.5) / 8)
+    assert filled[0, 4, 4, 0] == pytest.approx(0.5, abs=1e-6)  # reached on the second pass
+    assert np.array_equal(mask > 0, (image == 0) | (image == 1))
+    assert np.all((filled > 0) & (filled < 1))
+
+
+def test_impulse_input_model_refines_only_impulses_and_survives_saving(tmp_path):
+    body = dict(depth=2, base_filters=4, residual=False)
+    model = with_switching_output(
+        with_impulse_input(lambda shape: build_model("unet", shape, **body), (16, 16, 1))
+    )
+    assert model.name == "unet"
+    rng = np.random.default_rng(1)
+    noisy = rng.integers(1, 255, (4, 16, 16, 1)).astype(np.float32) / 255
+    impulse = rng.random(noisy.shape) < 0.1
+    noisy[impulse] = rng.integers(0, 2, impulse.sum())
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=psnr_loss)
+    assert np.isfinite(model.train_on_batch(noisy, np.full_like(noisy, 0.5)))
+    restored = model.predict(noisy, verbose=0)
+    assert np.array_equal(restored[~impulse], noisy[~impulse])
+    model.save(tmp_path / "impulse.keras")
+    assert np.array_equal(
+        load_model(tmp_path / "impulse.keras").predict(noisy, verbose=0), restored
+    )
+
+
+def test_flip_ensemble_averages_the_restorations_of_a_face_and_of_its_mirror_image():
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3, padding="same")])
+    rng = np.random.default_rng(2)
+    model.set_weights([rng.uniform(0, 0.1, (3, 3, 1, 1)), np.zeros(1)])  # outputs in [0, 0.9]
+    faces = rng.random((3, 8, 8)).astype(np.float32)
+    plain, of_mirror = denoise(model, faces), denoise(model, faces[:, :, ::-1])[:, :, ::-1]
+    assert not np.allclose(plain, of_mirror)  # the kernel is not symmetric
+    np.testing.assert_allclose(denoise(model, faces, True), (plain + of_mirror) / 2, atol=1e-6)

@@ -61,6 +61,10 @@ def test_the_committed_params_are_valid():
         ("extra_models.tasks", ["gaussian_low"] * 2, "lists a name twice"),
         ("extra_models", {"models": []}, "`extra_models.tasks` is missing"),
         ("train.shift", 0.6, "`train.shift` must be a number >= 0.0 and <= 0.5"),
+        ("train.per_task.speckle", {"epochs": 2}, "`train.per_task.speckle` is not a task"),
+        ("train.per_task.salt_pepper.loss", "l2", "`train.per_task.salt_pepper.loss` must be"),
+        ("train.per_task.salt_pepper.epoch", 3, "`train.per_task.salt_pepper.epoch` is not a"),
+        ("train.per_task.salt_pepper.per_task", {}, "keys of `train` \\(not per_task\\)"),
         ("baselines.bm3d_images", 0, "`baselines.bm3d_images` must be an integer >= 1"),
         ("data.dataset", "ffhq", "`data.dataset` must be one of fer2013, images"),
         ("data.channels", 2, "`data.channels` must be one of 1, 3"),
@@ -130,3 +134,11 @@ def test_unknown_section_and_bad_yaml_are_errors(tmp_path):
     bad.write_text("data: [unclosed\n")
     with pytest.raises(UserError, match="not valid YAML"):
         load_params(bad)
+
+
+def test_a_task_s_train_settings_override_the_section():
+    params = validate(with_change("train.per_task.salt_pepper", {"epochs": 7, "loss": "mae"}))
+    salt_pepper, gaussian = params.train_for("salt_pepper"), params.train_for("gaussian_low")
+    assert (salt_pepper.epochs, salt_pepper.loss) == (7, "mae")
+    assert (gaussian.epochs, gaussian.loss) == (params.train.epochs, params.train.loss)
+    assert salt_pepper.learning_rate == params.train.learning_rate

@@ -12,7 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 import yaml
@@ -31,6 +30,7 @@ from tiny_repo import (
 from fer_denoise.fer2013 import EMOTIONS
 from fer_denoise.inference import load_model
 from fer_denoise.model_card import read_card
+from fer_denoise.transfer import leaf_layers
 
 # One worker builds the tiny run (a session fixture) for every test that copies it.
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tiny_run")]
@@ -144,11 +144,12 @@ def test_each_curriculum_stage_depends_on_the_model_it_starts_from(repo):
     chain = [
         ("train_unet@gaussian_low", "attention_unet@gaussian_low"),
         ("attention_unet@gaussian_low", "attention_unet@gaussian_high"),
-        ("attention_unet@gaussian_high", "attention_unet@salt_pepper"),
+        ("train_unet@salt_pepper", "attention_unet@salt_pepper"),  # impulses: its own U-Net
     ]
     assert set(chain) <= edges
     assert {(f"attention_unet@{task}", f"gan@{task}") for task in TASKS} <= edges
     assert ("train_unet@gaussian_high", "attention_unet@gaussian_high") not in edges
+    assert ("attention_unet@gaussian_high", "attention_unet@salt_pepper") not in edges
 
 
 def test_fine_tuning_starts_from_the_previous_task_s_weights(repo, tmp_path):
@@ -163,8 +164,8 @@ def test_fine_tuning_starts_from_the_previous_task_s_weights(repo, tmp_path):
         assert f"started from {params['curriculum'][task]['init']}" in output
 
     def layers(path: str) -> dict[str, list]:
-        model = keras.saving.load_model(work / path, compile=False)
-        return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
+        model = load_model(work / path)
+        return {layer.name: layer.get_weights() for layer in leaf_layers(model) if layer.weights}
 
     low, high = (
         layers("models/attention_unet/gaussian_low.keras"),
@@ -175,8 +176,14 @@ def test_fine_tuning_starts_from_the_previous_task_s_weights(repo, tmp_path):
         for name in start:
             for start_array, tuned_array in zip(start[name], tuned[name], strict=True):
                 np.testing.assert_allclose(tuned_array, start_array, atol=1e-6)
-    fresh = layers("models/attention_unet/salt_pepper.keras")  # trained at the normal rate
-    assert any(not np.allclose(fresh[n][0], high[n][0], atol=1e-6) for n in high)
+    # salt_pepper's Attention U-Net (trained at the normal rate) starts from its own U-Net,
+    # through the impulse wrapper: every U-Net layer finds its match, and training moved them.
+    fresh, start = (
+        layers("models/attention_unet/salt_pepper.keras"),
+        layers("models/unet/salt_pepper.keras"),
+    )
+    assert set(start) < set(fresh)
+    assert any(not np.allclose(fresh[n][0], start[n][0], atol=1e-6) for n in start)
 
 
 def test_noise_factor_experiment_reruns_only_what_depends_on_the_gaussian_tasks(repo):

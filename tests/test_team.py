@@ -178,6 +178,7 @@ def test_an_experiment_travels_through_git_and_the_dvc_remote(swept, tiny_run):
     assert yaml.safe_load((clone / "params.yaml").read_text())["evaluate"] == {
         "grid_images": 2,
         "switching_median_guard": 0,
+        "flip_ensemble": True,
     }
     assert all((clone / name).is_file() for name in OUTPUTS)
     assert UP_TO_DATE in run(["dvc", "status"], clone)

@@ -27,7 +27,7 @@ from fer_denoise.inference import load_model
 from fer_denoise.losses import get_loss, psnr
 from fer_denoise.model_card import write_card
 from fer_denoise.models import architecture, model_settings
-from fer_denoise.models.switching import with_switching_output
+from fer_denoise.models.impulse import with_impulse_input, with_switching_output
 from fer_denoise.noise import is_impulse, to_float
 from fer_denoise.params import Params, Train
 from fer_denoise.paths import PREPARED, checkpoint_dir, live_dir, noisy_path
@@ -42,6 +42,34 @@ from fer_denoise.training import (
     make_deterministic,
 )
 from fer_denoise.transfer import freeze_encoder, seed_from
+
+# A cosine schedule ends at this share of the starting learning rate.
+COSINE_FLOOR = 0.02
+
+
+def build_denoiser(
+    model_name: str, shape: tuple[int, ...], settings, spec: dict, train: Train
+) -> keras.Model:
+    """The registered model, wrapped for impulse noise as `train` says (impulse input, switching
+    output)."""
+    build = architecture(model_name).build
+    if train.impulse_input and is_impulse(spec):
+        if "residual" in type(settings).model_fields:  # the wrapper adds the residual itself
+            settings = settings.model_copy(update={"residual": False})
+        model = with_impulse_input(lambda body_shape: build(body_shape, settings), shape)
+    else:
+        model = build(shape, settings)
+    if train.switching_output and is_impulse(spec):
+        model = with_switching_output(model)
+    return model
+
+
+def learning_rate(train: Train, state: TrainingState, steps: int):
+    """The optimizer's learning rate: a cosine decay over the phase's `steps`, or a constant
+    that the plateau schedule lowers (restored from the checkpoint when resuming)."""
+    if train.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(train.learning_rate, steps, COSINE_FLOOR)
+    return state.learning_rate or train.learning_rate
 
 
 def fit_denoiser(
@@ -92,9 +120,9 @@ def fit_denoiser(
         [PREPARED, noisy_path(task), *([init] if init else [])],
     )
     with distribution_scope(train.distribute) as replicas:
-        model = architecture(model_name).build(with_channel_axis(images).shape[1:], settings)
-        if train.switching_output and is_impulse(spec):
-            model = with_switching_output(model)
+        model = build_denoiser(
+            model_name, with_channel_axis(images).shape[1:], settings, spec, train
+        )
     check_writable(checkpoint_folder)
     checkpoint = load_checkpoint(checkpoint_folder, run_fingerprint)
     state = checkpoint.state if checkpoint else TrainingState()
@@ -113,7 +141,7 @@ def fit_denoiser(
     schedule = PlateauSchedule(
         state,
         stop_patience=train.early_stopping_patience,
-        lr_patience=train.reduce_lr_patience,
+        lr_patience=train.reduce_lr_patience if train.schedule == "plateau" else None,
         lr_factor=train.reduce_lr_factor,
         best_weights=checkpoint.best_weights if checkpoint else None,
     )
@@ -133,7 +161,9 @@ def fit_denoiser(
             with distribution_scope(train.distribute):
                 freeze_encoder(model, frozen)
                 model.compile(
-                    optimizer=keras.optimizers.Adam(state.learning_rate or train.learning_rate),
+                    optimizer=keras.optimizers.Adam(
+                        learning_rate(train, state, (end - start) * len(batches))
+                    ),
                     loss=get_loss(train.loss),
                     metrics=[psnr],
                 )

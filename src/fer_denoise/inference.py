@@ -9,8 +9,8 @@ import keras
 import numpy as np
 
 from fer_denoise.errors import UserError
+from fer_denoise.models.impulse import ImpulseSwitch
 from fer_denoise.models.registry import architecture, extra_names
-from fer_denoise.models.switching import ImpulseSwitch
 from fer_denoise.stacks import like_input, with_channel_axis
 
 BATCH = 256  # images per predict call
@@ -34,9 +34,17 @@ def load_model(path: Path) -> keras.Model:
         ) from error
 
 
-def denoise(model: keras.Model, noisy: np.ndarray) -> np.ndarray:
-    """Run a model on float images (N, H, W) or (N, H, W, C); outputs alike, clipped to [0, 1]."""
-    output = model.predict(with_channel_axis(noisy), batch_size=BATCH, verbose=0)
+def denoise(model: keras.Model, noisy: np.ndarray, flip_ensemble: bool = False) -> np.ndarray:
+    """Run a model on float images (N, H, W) or (N, H, W, C); outputs alike, clipped to [0, 1].
+
+    With `flip_ensemble`, the output is the mean of the model's restorations of each face and of
+    its mirror image (mirrored back): twice the time, two opinions on every pixel.
+    """
+    images = with_channel_axis(noisy)
+    output = model.predict(images, batch_size=BATCH, verbose=0)
+    if flip_ensemble:
+        mirrored = model.predict(images[:, :, ::-1], batch_size=BATCH, verbose=0)[:, :, ::-1]
+        output = (output + mirrored) / 2
     return np.clip(like_input(output, noisy), 0.0, 1.0)
 
 

@@ -69,15 +69,19 @@ class Train(Settings):
     epochs: Count
     batch_size: BatchSize
     learning_rate: Rate
-    loss: Literal["mse", "mae", "l1+ssim"]
+    loss: Literal["mse", "mae", "l1+ssim", "psnr"]
+    schedule: Literal["plateau", "cosine"]
     fresh_noise: bool
     switching_output: bool
+    impulse_input: bool
     flip: bool
     shift: float = Field(ge=0.0, le=0.5)
     early_stopping_patience: Count
     reduce_lr_patience: Count
     reduce_lr_factor: Rate
     distribute: Literal["none", "mirrored"]
+    # task -> settings above that differ for that task (training stages read `train_for`)
+    per_task: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class FineTune(Settings):
@@ -140,6 +144,7 @@ class Baselines(Settings):
 class Evaluate(Settings):
     grid_images: int = Field(ge=1, le=64)
     switching_median_guard: int = Field(ge=0, le=8)
+    flip_ensemble: bool
 
 
 SECTIONS: dict[str, type[Settings] | None] = {
@@ -185,6 +190,11 @@ class Params(Settings):
     def spec(self, name: str) -> dict[str, Any]:
         """The concrete noise of one task (sigma, amount, ...), as stored with its noisy set."""
         return self.task(name).resolve(self.noise.factor)
+
+    def train_for(self, task: str) -> Train:
+        """The `train` settings of one task: the section with `train.per_task.<task>` on top."""
+        merged = {**self.train.model_dump(), **self.train.per_task.get(task, {}), "per_task": {}}
+        return Train.parse(f"train.per_task.{task}", merged)
 
     def trained_models(self, task: str) -> dict[str, Path]:
         """The models that dvc.yaml trains for `task`: the U-Net, then the curriculum's two."""
@@ -274,6 +284,18 @@ def _check_curriculum(curriculum: Any, tasks: dict) -> dict[str, CurriculumStep]
     return checked
 
 
+def _check_per_task(params: Params) -> None:
+    for task, override in params.train.per_task.items():
+        key = f"train.per_task.{task}"
+        if task not in params.noise.tasks:
+            raise params_error(
+                key, f"is not a task of noise.tasks ({', '.join(params.noise.tasks)})"
+            )
+        if not isinstance(override, dict) or "per_task" in override:
+            raise params_error(key, "must map keys of `train` (not per_task) to this task's values")
+        params.train_for(task)
+
+
 def _check_dataset_shape(data: Data) -> None:
     """FER2013 faces are 48x48 grayscale: other sizes and channels are for `images` datasets."""
     if data.dataset != "fer2013":
@@ -306,7 +328,9 @@ def validate(raw: Any) -> Params:
     _check_extra_models(sections["extra_models"], sections["models"], tasks)
     sections["curriculum"] = _check_curriculum(raw["curriculum"], tasks)
     _check_dataset_shape(sections["data"])
-    return Params.model_construct(**sections)
+    params = Params.model_construct(**sections)
+    _check_per_task(params)
+    return params
 
 
 def load_params(path: str | Path = PARAMS_FILE) -> Params:

@@ -138,6 +138,8 @@ class TrainingState:
 class PlateauSchedule(keras.callbacks.Callback):
     """Early stopping and learning-rate reduction on val_loss; keeps the best weights.
 
+    With `lr_patience` None the learning rate is left to the optimizer's own schedule.
+
     Keras' EarlyStopping and ReduceLROnPlateau reset their counters at the start of every
     `fit`; this keeps them in a TrainingState, which a checkpoint saves and a resumed run loads.
     """
@@ -146,7 +148,7 @@ class PlateauSchedule(keras.callbacks.Callback):
         self,
         state: TrainingState,
         stop_patience: int,
-        lr_patience: int,
+        lr_patience: int | None,
         lr_factor: float,
         best_weights: list[np.ndarray] | None = None,
     ):
@@ -174,7 +176,7 @@ class PlateauSchedule(keras.callbacks.Callback):
             return
         state.epochs_since_best += 1
         state.epochs_since_lr_change += 1
-        if state.epochs_since_lr_change >= self.lr_patience:
+        if self.lr_patience is not None and state.epochs_since_lr_change >= self.lr_patience:
             learning_rate = self.learning_rate() * self.lr_factor
             self.model.optimizer.learning_rate = learning_rate
             state.learning_rate, state.epochs_since_lr_change = learning_rate, 0

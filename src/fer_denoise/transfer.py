@@ -11,15 +11,24 @@ from fer_denoise.errors import UserError
 ENCODER_BLOCKS = ("down", "bottleneck")  # layer-name prefixes of the U-Net family's encoder
 
 
+def leaf_layers(model: keras.Model) -> list[keras.Layer]:
+    """The model's layers, with each nested model (the body of an impulse model) opened up, so
+    that layers match by name whatever wraps them."""
+    leaves = []
+    for layer in model.layers:
+        leaves.extend(leaf_layers(layer) if isinstance(layer, keras.Model) else [layer])
+    return leaves
+
+
 def seed_from(model: keras.Model, source: keras.Model, source_path: Path) -> list[str]:
     """Copy the weights of every layer that `source` has under the same name and shapes.
 
     Returns the copied layers' names; an error when none fits, since fine-tuning would then
     silently start from scratch.
     """
-    source_layers = {layer.name: layer for layer in source.layers}
+    source_layers = {layer.name: layer for layer in leaf_layers(source)}
     copied = []
-    for layer in model.layers:
+    for layer in leaf_layers(model):
         match = source_layers.get(layer.name)
         if not layer.weights or match is None:
             continue
@@ -37,6 +46,6 @@ def seed_from(model: keras.Model, source: keras.Model, source_path: Path) -> lis
 
 def freeze_encoder(model: keras.Model, frozen: bool) -> None:
     """Freeze or thaw the encoder blocks (compile the model again afterwards)."""
-    for layer in model.layers:
+    for layer in leaf_layers(model):
         if layer.name.startswith(ENCODER_BLOCKS):
             layer.trainable = not frozen

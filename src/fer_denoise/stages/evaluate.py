@@ -1,6 +1,7 @@
 """Stage `evaluate`: every task's PrivateTest noisy set through the noisy input, the classical
 baseline, the U-Net, the Attention U-Net and the GAN; per-image mean PSNR / SSIM / MSE, with the
-tuned filters of the `baselines` stage beside them.
+tuned filters of the `baselines` stage beside them. With `evaluate.flip_ensemble`, each model
+restores every face and its mirror image, and the two are averaged.
 
 Writes metrics/evaluate.json (task -> model -> psnr, ssim, mse; in git, for `dvc metrics diff`),
 plots/psnr.csv (the bar chart), plots/per_image.csv (each face's PSNR, a scatter against the
@@ -76,7 +77,7 @@ def main() -> None:
         )
         outputs[baseline] = restored
         for model, path in (params.trained_models(task) | params.extra_models_of(task)).items():
-            outputs[model] = denoise(load_model(path), noisy)
+            outputs[model] = denoise(load_model(path), noisy, params.evaluate.flip_ensemble)
         results[task] = {name: summarize(clean, images) for name, images in outputs.items()}
         results[task] |= tuned_baselines(task)
         per_image += per_image_rows(task, clean, outputs | {"classical": restored})

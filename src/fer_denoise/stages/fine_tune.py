@@ -27,7 +27,7 @@ def main(task: str) -> None:
         )
     init = curriculum[task].init
     fine_tune = params.fine_tune
-    settings = params.train.model_copy(
+    settings = params.train_for(task).model_copy(
         update={"epochs": fine_tune.epochs, "learning_rate": fine_tune.learning_rate}
     )
     fit_denoiser(

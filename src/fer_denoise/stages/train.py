@@ -17,7 +17,7 @@ def main(model_name: str, task: str) -> None:
         raise UserError(
             f"unknown model {model_name!r}: params.yaml models has {', '.join(params.models)}"
         )
-    fit_denoiser(params, model_name, task, params.train)
+    fit_denoiser(params, model_name, task, params.train_for(task))
 
 
 if __name__ == "__main__":
