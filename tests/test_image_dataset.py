@@ -60,10 +60,12 @@ def test_color_images_of_another_size_run_through_the_denoising_stages(color_rep
         assert prepared["images"].shape == (COUNT, SIZE, SIZE, 3)
         assert "labels" not in prepared.files
         assert (prepared["split"] == "test").sum() == COUNT // 4
-    metrics = json.loads((color_repo / "metrics/evaluate.json").read_text())[TASK]
+    metrics = json.loads((color_repo / "metrics/details/evaluate.json").read_text())[TASK]
     models = ("unet", "attention_unet", "gan", "dncnn", "autoencoder")
     assert {"noisy", "median_3x3", "bm3d", *models} <= set(metrics)
     assert all(math.isfinite(scores["psnr"]) and scores["ssim"] > 0 for scores in metrics.values())
+    headline = json.loads((color_repo / "metrics/evaluate.json").read_text())[TASK]
+    assert set(headline) == {"noisy", "best_filter", *models, "best"}
     for model in models:
         folder = "models/extra" if model in ("dncnn", "autoencoder") else "models"
         card = read_card(color_repo / f"{folder}/{model}/{TASK}.keras")

@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from fer_denoise.metrics import mse_per_image, psnr_per_image, ssim_per_image, summarize
+from fer_denoise.headlines import headline
+from fer_denoise.metrics import (
+    mse_per_image,
+    psnr_per_image,
+    ssim_per_image,
+    summarize,
+)
 from fer_denoise.stacks import by_plane, from_planes, like_input, to_planes, with_channel_axis
 
 
@@ -60,3 +66,19 @@ def test_color_stacks_go_through_grayscale_functions_plane_by_plane():
     assert to_planes(gray) is gray and with_channel_axis(gray).shape == (2, 4, 5, 1)
     assert like_input(with_channel_axis(gray), gray).shape == gray.shape
     assert with_channel_axis(images) is images
+
+
+def test_the_headline_keeps_psnr_and_ssim_and_names_the_best_of_each_kind():
+    scores = {
+        "noisy": {"psnr": 20.0, "ssim": 0.7, "mse": 0.01},
+        "median_3x3": {"psnr": 22.0, "ssim": 0.8, "mse": 0.006},
+        "nl_means": {"psnr": 23.0, "ssim": 0.82, "mse": 0.005, "h_scale": 0.6, "images": 100},
+        "bm3d": {"psnr": 25.0, "ssim": 0.9, "mse": 0.003, "images": 8},  # a subset: not compared
+        "unet": {"psnr": 26.0, "ssim": 0.91, "mse": 0.002},
+        "gan": {"psnr": 26.5, "ssim": 0.90, "mse": 0.0019},
+    }
+    result = headline(scores, ["unet", "gan"], faces=100)
+    assert list(result) == ["noisy", "best_filter", "unet", "gan", "best"]
+    assert result["best_filter"] == {"psnr": 23.0, "ssim": 0.82}
+    assert result["best"] == {"psnr": 26.5, "ssim": 0.90}
+    assert all(set(value) == {"psnr", "ssim"} for value in result.values())

@@ -54,7 +54,7 @@ def repo(tiny_run, tmp_path_factory) -> Path:
 
 
 def test_repro_writes_finite_metrics_for_every_task_and_model(repo):
-    metrics = json.loads((repo / "metrics/evaluate.json").read_text())
+    metrics = json.loads((repo / "metrics/details/evaluate.json").read_text())
     assert set(metrics) == set(TASKS)
     for task in TASKS:
         extra = {"dncnn", "autoencoder"} if task == "gaussian_low" else set()  # tiny params
@@ -100,11 +100,34 @@ def test_repro_writes_finite_metrics_for_every_task_and_model(repo):
         for model in MODELS:
             layers = load_model(repo / f"models/{model}/{task}.keras").layers
             assert any(layer.name == "switch" for layer in layers) == (task == "salt_pepper")
+    # The headline that `dvc exp show` shows: PSNR and SSIM alone, the best of each kind named.
+    headline = json.loads((repo / "metrics/evaluate.json").read_text())
+    for task in TASKS:
+        extra = ["dncnn", "autoencoder"] if task == "gaussian_low" else []
+        assert set(headline[task]) == {"noisy", "best_filter", *MODELS, *extra, "best"}
+        assert list(headline[task])[:2] == ["noisy", "best_filter"]
+        assert all(set(scores) == {"psnr", "ssim"} for scores in headline[task].values())
+        denoisers = [metrics[task][model]["psnr"] for model in [*MODELS, *extra]]
+        assert headline[task]["best"]["psnr"] == max(denoisers)
+        filters = {
+            name: scores["psnr"]
+            for name, scores in metrics[task].items()
+            if name not in ["noisy", *MODELS, *extra]
+        }
+        (baseline,) = classical(task)
+        assert filters[baseline] <= headline[task]["best_filter"]["psnr"] in filters.values()
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo)
 
 
 def test_repro_scores_recognition_on_clean_noisy_and_every_restored_set(repo):
-    scores = json.loads((repo / "metrics/recognition.json").read_text())
+    scores = json.loads((repo / "metrics/details/recognition.json").read_text())
+    headline = json.loads((repo / "metrics/recognition.json").read_text())
+    assert headline["clean"] == {"accuracy": scores["clean"]["accuracy"]}
+    assert all(
+        headline[task][name] == {"accuracy": score["accuracy"]}
+        for task in TASKS
+        for name, score in scores[task].items()
+    )
     assert set(scores) == {"clean", *TASKS}
     for task in TASKS:  # noisy, the baseline, every model
         assert set(scores[task]) == {"noisy", *classical(task), *MODELS}
@@ -186,35 +209,71 @@ def test_fine_tuning_starts_from_the_previous_task_s_weights(repo, tmp_path):
     assert any(not np.allclose(fresh[n][0], start[n][0], atol=1e-6) for n in start)
 
 
-def test_noise_factor_experiment_reruns_only_what_depends_on_the_gaussian_tasks(repo):
-    """`dvc exp run -S noise.factor=0.3`, targeted at the stages that show the point to stay
-    quick; `dvc status` then shows which other stages the changed factor reaches."""
-    before = {task: digest(repo / f"data/noisy/{task}.npz") for task in TASKS}
-    unet_before = json.loads((repo / "metrics/train/unet/gaussian_high/metrics.json").read_text())
+# What a user reads after an experiment, at most (the tiny run has two extra models on one task).
+MAX_METRIC_COLUMNS = 60  # `dvc exp show`: headline PSNR / SSIM and accuracy, nothing else
+MAX_METRICS_DIFF_ROWS = 45  # `dvc metrics diff` after noise.factor changed the Gaussian tasks
+README_EXP_SHOW = re.compile(r"^(dvc exp show --only-changed .*?)\s*(#.*)?$", re.MULTILINE)
 
-    targets = ["train_unet@gaussian_high", "noise@salt_pepper"]
-    output = run(["dvc", "exp", "run", "-S", "noise.factor=0.3", *targets], repo)
+
+def metric_columns(shown: list[dict]) -> set[str]:
+    """The metric columns of `dvc exp show --json`: one per file and flattened key."""
+
+    def flatten(prefix: str, value) -> list[str]:
+        if isinstance(value, dict):
+            return [key for k, v in value.items() for key in flatten(f"{prefix}.{k}", v)]
+        return [prefix]
+
+    columns = set()
+    for commit in shown:
+        revisions = [commit] + [
+            rev for exp in commit.get("experiments") or [] for rev in exp["revs"]
+        ]
+        for revision in revisions:
+            for path, metrics in ((revision.get("data") or {}).get("metrics") or {}).items():
+                columns.update(flatten(path, metrics.get("data", {})))
+    return columns
+
+
+def test_noise_factor_experiment_reruns_the_gaussian_tasks_and_reads_well(repo):
+    """`dvc exp run -S noise.factor=0.3` reruns what the Gaussian tasks' noise reaches and
+    nothing of salt_pepper; then DVC's own views stay readable."""
+    before = {task: digest(repo / f"data/noisy/{task}.npz") for task in TASKS}
+    output = run(["dvc", "exp", "run", "-S", "noise.factor=0.3"], repo)
 
     after = {task: digest(repo / f"data/noisy/{task}.npz") for task in TASKS}
     assert after["gaussian_high"] != before["gaussian_high"]
-    # noise@salt_pepper reruns (noise.factor is one of its params) and writes the same bytes.
+    # noise@salt_pepper reruns (noise.factor is one of its params) and writes the same bytes,
+    # so nothing downstream of it reruns.
     assert after["salt_pepper"] == before["salt_pepper"]
-    assert "Running stage 'train_unet@gaussian_high'" in output
-    assert "Running stage 'noise@salt_pepper'" in output
-    unet_after = json.loads((repo / "metrics/train/unet/gaussian_high/metrics.json").read_text())
-    assert unet_after["val_psnr"] != unet_before["val_psnr"]
-
-    changed = set(run_json(["dvc", "status", "--json"], repo))
-    assert {"noise@gaussian_low", "attention_unet@gaussian_high", "baselines@gaussian_high"} <= (
-        changed
-    )
-    assert not changed & {"noise@salt_pepper", "train_unet@salt_pepper", "baselines@salt_pepper"}
+    ran = set(re.findall(r"Running stage '([^']+)'", output))
+    assert {"noise@salt_pepper", "train_unet@gaussian_high", "attention_unet@gaussian_high"} <= ran
+    assert {"baselines@gaussian_low", "gan@gaussian_high", "evaluate", "recognition"} <= ran
+    assert not ran & {"train_unet@salt_pepper", "attention_unet@salt_pepper", "gan@salt_pepper"}
+    assert "baselines@salt_pepper" not in ran
 
     params = run_json(["dvc", "params", "diff", "--json"], repo)["params.yaml"]
     assert (params["noise.factor"]["old"], params["noise.factor"]["new"]) == (0.2, 0.3)
     diff = run_json(["dvc", "metrics", "diff", "--json"], repo)
-    assert "val_psnr" in diff["metrics/train/unet/gaussian_high/metrics.json"]
-    assert "metrics/train/unet/salt_pepper/metrics.json" not in diff
+    assert set(diff) == {"metrics/evaluate.json", "metrics/recognition.json"}
+    rows = [key for changes in diff.values() for key in changes]
+    assert "gaussian_high.unet.psnr" in diff["metrics/evaluate.json"]
+    assert not any(key.startswith("salt_pepper.") for key in diff["metrics/evaluate.json"])
+    assert 0 < len(rows) <= MAX_METRICS_DIFF_ROWS
+
+    columns = metric_columns(run_json(["dvc", "exp", "show", "--json"], repo))
+    assert "metrics/evaluate.json.gaussian_low.best.psnr" in columns
+    assert len(columns) <= MAX_METRIC_COLUMNS, sorted(columns)
+
+    # The README's command fits the headline of the two experiments in 200 columns.
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    command = README_EXP_SHOW.search(readme).group(1)
+    shown = run(["bash", "-c", f"COLUMNS=200 {command} --no-pager"], repo)
+    assert "gaussian_high.best.psnr" in shown and "noise.factor" in shown
+    assert "…" not in shown  # no cell cut short to fit
+
+    plots = run_json(["dvc", "plots", "show", "--json"], repo)
+    assert plots.get("errors", []) == []
+    assert {f"training_{task}_val_psnr" for task in TASKS} <= set(plots["data"])
 
 
 @pytest.fixture

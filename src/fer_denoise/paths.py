@@ -15,7 +15,10 @@ CHECKPOINT_DIR = MODELS_DIR / "checkpoints"  # a training stage's epochs, until 
 CLASSIFIER = MODELS_DIR / "classifier.keras"  # emotion_classifier
 TRAIN_METRICS_DIR = Path("metrics/train")  # dvclive: metrics/train/<model>/<task>
 BASELINES_DIR = Path("metrics/baselines")  # baselines@<task>: <task>.json
+# A stage's headline (what `dvc exp show` shows) is a metrics file; its details are a plain
+# output in git beside it (`dvc metrics show metrics/details/evaluate.json` reads one).
 EVALUATION = Path("metrics/evaluate.json")  # evaluate
+EVALUATION_DETAILS = Path("metrics/details/evaluate.json")
 PSNR_TABLE = Path("plots/psnr.csv")
 PER_IMAGE = Path("plots/per_image.csv")  # each test face's PSNR: FER2013 data, in DVC's cache
 GRID_DIR = Path("plots/grids")
@@ -23,6 +26,7 @@ ANALYSIS = Path("metrics/analysis.json")  # error_analysis
 WORST_DIR = Path("plots/worst")
 ROBUSTNESS_PLOT = Path("plots/robustness.png")
 RECOGNITION = Path("metrics/recognition.json")  # recognition
+RECOGNITION_DETAILS = Path("metrics/details/recognition.json")
 ACCURACY_TABLE = Path("plots/recognition.csv")
 CONFUSION_TABLE = Path("plots/confusion.csv")  # each test face's label: FER2013 data
 REPORT = Path("metrics/README.md")  # report

@@ -3,7 +3,9 @@ baseline, the U-Net, the Attention U-Net and the GAN; per-image mean PSNR / SSIM
 tuned filters of the `baselines` stage beside them. With `evaluate.flip_ensemble`, each model
 restores every face and its mirror image, and the two are averaged.
 
-Writes metrics/evaluate.json (task -> model -> psnr, ssim, mse; in git, for `dvc metrics diff`),
+Writes metrics/evaluate.json (the headline: task -> noisy, best_filter, each denoiser, best ->
+psnr, ssim; in git, for `dvc exp show` and `dvc metrics diff`), metrics/details/evaluate.json
+(every score with MSE, each filter's setting and faces),
 plots/psnr.csv (the bar chart), plots/per_image.csv (each face's PSNR, a scatter against the
 noisy input's) and plots/grids/<task>.png (noisy / denoised / clean examples).
 """
@@ -16,12 +18,14 @@ from fer_denoise.baselines import classical_baseline
 from fer_denoise.datasets import load_noisy, load_prepared
 from fer_denoise.errors import UserError, run_stage
 from fer_denoise.files import atomic_path, write_json
+from fer_denoise.headlines import headline
 from fer_denoise.inference import denoise, load_model
 from fer_denoise.metrics import psnr_per_image, summarize
 from fer_denoise.noise import describe, to_float
 from fer_denoise.params import load_params
 from fer_denoise.paths import (
     EVALUATION,
+    EVALUATION_DETAILS,
     GRID_DIR,
     PER_IMAGE,
     PSNR_TABLE,
@@ -67,7 +71,7 @@ def main() -> None:
     grid_rows = np.linspace(0, len(clean) - 1, min(params.evaluate.grid_images, len(clean)))
     grid_rows = grid_rows.round().astype(int)
 
-    results, table, per_image = {}, ["label,task,model,psnr,ssim"], []
+    results, headlines, table, per_image = {}, {}, ["label,task,model,psnr,ssim"], []
     for task in params.noise.tasks:
         spec, stored = load_noisy(task, "test")
         noisy = to_float(stored["test"])
@@ -76,10 +80,12 @@ def main() -> None:
             spec["type"], noisy, params.evaluate.switching_median_guard
         )
         outputs[baseline] = restored
-        for model, path in (params.trained_models(task) | params.extra_models_of(task)).items():
+        denoisers = params.trained_models(task) | params.extra_models_of(task)
+        for model, path in denoisers.items():
             outputs[model] = denoise(load_model(path), noisy, params.evaluate.flip_ensemble)
         results[task] = {name: summarize(clean, images) for name, images in outputs.items()}
         results[task] |= tuned_baselines(task)
+        headlines[task] = headline(results[task], list(denoisers), len(clean))
         per_image += per_image_rows(task, clean, outputs | {"classical": restored})
         for name, scores in results[task].items():
             subset = (
@@ -99,14 +105,15 @@ def main() -> None:
             f"{task}: {describe(spec)}; PrivateTest, PSNR against the clean image",
         )
 
-    write_json(EVALUATION, results)
+    write_json(EVALUATION, headlines)
+    write_json(EVALUATION_DETAILS, results)
     with atomic_path(PSNR_TABLE) as tmp:
         tmp.write_text("\n".join(table) + "\n")
     with atomic_path(PER_IMAGE) as tmp:
         tmp.write_text(
             "\n".join([",".join(["image", "task", *PER_IMAGE_COLUMNS]), *per_image]) + "\n"
         )
-    print(f"wrote {EVALUATION}, {PSNR_TABLE}, {PER_IMAGE}, {GRID_DIR}/")
+    print(f"wrote {EVALUATION}, {EVALUATION_DETAILS}, {PSNR_TABLE}, {PER_IMAGE}, {GRID_DIR}/")
 
 
 if __name__ == "__main__":

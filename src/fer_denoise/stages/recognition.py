@@ -2,8 +2,9 @@
 PrivateTest faces clean, with each task's noise, and as each denoiser (and the classical
 baseline) restores them; accuracy and macro-F1 for each.
 
-Writes metrics/recognition.json (clean, and task -> model -> accuracy, macro_f1; in git, for
-`dvc metrics diff`), plots/recognition.csv (the accuracy bar chart) and plots/confusion.csv
+Writes metrics/recognition.json (the headline: clean, and task -> model -> accuracy; in git, for
+`dvc exp show` and `dvc metrics diff`), metrics/details/recognition.json (accuracy and
+macro-F1 of each), plots/recognition.csv (the accuracy bar chart) and plots/confusion.csv
 (true and predicted emotion of each clean face, for DVC's confusion matrix).
 """
 
@@ -14,6 +15,7 @@ from fer_denoise.datasets import load_labelled, load_noisy
 from fer_denoise.errors import run_stage
 from fer_denoise.fer2013 import EMOTIONS
 from fer_denoise.files import atomic_path, write_json
+from fer_denoise.headlines import accuracy_only
 from fer_denoise.inference import BATCH, denoise, load_model
 from fer_denoise.noise import to_float
 from fer_denoise.params import load_params
@@ -22,6 +24,7 @@ from fer_denoise.paths import (
     CLASSIFIER,
     CONFUSION_TABLE,
     RECOGNITION,
+    RECOGNITION_DETAILS,
 )
 from fer_denoise.recognition import recognition_scores
 
@@ -64,13 +67,14 @@ def main() -> None:
                 f"macro-F1 {score['macro_f1']:.4f}"
             )
 
-    write_json(RECOGNITION, results)
+    write_json(RECOGNITION, accuracy_only(results))
+    write_json(RECOGNITION_DETAILS, results)
     with atomic_path(ACCURACY_TABLE) as tmp:
         tmp.write_text("\n".join(table) + "\n")
     with atomic_path(CONFUSION_TABLE) as tmp:
         pairs = (f"{EMOTIONS[a]},{EMOTIONS[b]}" for a, b in zip(labels, predicted, strict=True))
         tmp.write_text("\n".join(["actual,predicted", *pairs]) + "\n")
-    print(f"wrote {RECOGNITION}, {ACCURACY_TABLE}, {CONFUSION_TABLE}")
+    print(f"wrote {RECOGNITION}, {RECOGNITION_DETAILS}, {ACCURACY_TABLE}, {CONFUSION_TABLE}")
 
 
 if __name__ == "__main__":
