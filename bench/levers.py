@@ -48,6 +48,7 @@ VARIANTS = {
     "psnr": ("noisy", "psnr", "constant", 16),
     "psnr_cos": ("noisy", "psnr", "cosine", 16),
     "w32": ("noisy", "mse", "constant", 32),
+    "cos_w32": ("noisy", "mse", "cosine", 32),
 }
 
 
