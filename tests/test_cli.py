@@ -412,6 +412,42 @@ def test_the_size_multiple_comes_from_the_card_for_models_that_downsample_by_str
     assert denoiser(faces).shape == (2, 50, 46)
 
 
+def test_an_impulse_model_denoises_any_size_and_keeps_the_pixels_that_are_not_impulses(tmp_path):
+    """The salt-and-pepper models nest their body inside the impulse wrapper: the body's own
+    input opens to any size too."""
+    from fer_denoise.models.impulse import with_impulse_input, with_switching_output
+
+    body = dict(depth=2, base_filters=4, residual=False)
+    model = with_switching_output(
+        with_impulse_input(lambda shape: build_model("unet", shape, **body), (48, 48, 1))
+    )
+    path = tmp_path / "salt_pepper.keras"
+    model.save(path)
+    write_card(path, {"model": "unet", "task": "salt_pepper", "noise": SPEC, "size_multiple": 4})
+    faces = np.random.default_rng(0).uniform(0.1, 0.9, (2, 50, 46)).astype(np.float32)
+    noisy = add_noise(faces, {"type": "salt_pepper", "amount": 0.1}, task_rng(0, "t", "cli"))
+    restored = Denoiser(path, 8)(noisy)
+    assert restored.shape == (2, 50, 46)
+    kept = (noisy > 0) & (noisy < 1)
+    np.testing.assert_array_equal(restored[kept], noisy[kept])
+
+
+def test_flip_ensemble_averages_the_restorations_of_an_image_and_of_its_mirror(tmp_path):
+    inputs = keras.Input((48, 48, 1))
+    model = keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same")(inputs))
+    rng = np.random.default_rng(3)
+    model.set_weights([rng.uniform(0, 0.1, (3, 3, 1, 1)), np.zeros(1)])  # outputs in [0, 0.9]
+    path = tmp_path / "conv.keras"
+    model.save(path)
+    write_card(path, {"model": "conv", "task": "t", "noise": SPEC, "size_multiple": 1})
+    faces = rng.random((2, 30, 20)).astype(np.float32)
+    plain = Denoiser(path, 8)
+    of_mirror = plain(faces[:, :, ::-1])[:, :, ::-1]
+    assert not np.allclose(plain(faces), of_mirror)
+    ensemble = Denoiser(path, 8, flip_ensemble=True)(faces)
+    np.testing.assert_allclose(ensemble, (plain(faces) + of_mirror) / 2, atol=1e-6)
+
+
 def test_a_model_whose_card_was_damaged_is_refused_with_the_fix(tmp_path):
     import zipfile
 

@@ -359,10 +359,21 @@ def size_multiple(card: dict | None, layer_classes: Iterable[str]) -> int:
     return 2 ** sum(name in POOLING_LAYERS for name in layer_classes)
 
 
+def open_input_sizes(config: dict) -> None:
+    """Let a functional model's config take any height and width: every input layer's, the
+    inputs of nested models (an impulse model's body) included."""
+    for layer in config["layers"]:
+        if layer["class_name"] == "InputLayer":
+            channels = layer["config"]["batch_shape"][-1]
+            layer["config"]["batch_shape"] = (None, None, None, channels)
+        elif "layers" in layer.get("config", {}):
+            open_input_sizes(layer["config"])
+
+
 class Denoiser:
     """A saved model, rebuilt to accept any image size, applied in batches."""
 
-    def __init__(self, model_file: Path, batch_size: int) -> None:
+    def __init__(self, model_file: Path, batch_size: int, flip_ensemble: bool = False) -> None:
         import keras
 
         from fer_denoise.inference import load_model
@@ -381,9 +392,7 @@ class Denoiser:
                 "fer-denoise denoises grayscale (1 channel) or RGB (3 channels) images"
             )
         config = model.get_config()
-        for layer in config["layers"]:
-            if layer["class_name"] == "InputLayer":
-                layer["config"]["batch_shape"] = (None, None, None, self.channels)
+        open_input_sizes(config)
         self.model = keras.Model.from_config(config)
         self.model.set_weights(model.get_weights())
         try:
@@ -394,7 +403,15 @@ class Denoiser:
                 "training: retrain it with `dvc repro`"
             ) from error
         self.multiple = size_multiple(card, (type(layer).__name__ for layer in model.layers))
-        self.batch_size = batch_size
+        self.batch_size, self.flip_ensemble = batch_size, flip_ensemble
+
+    def predict(self, padded: np.ndarray) -> np.ndarray:
+        return np.concatenate(
+            [
+                np.asarray(self.model.predict_on_batch(padded[i : i + self.batch_size]))
+                for i in range(0, len(padded), self.batch_size)
+            ]
+        )
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """Denoise a stack (N, H, W) or (N, H, W, C) of one size: pad to the multiple,
@@ -406,11 +423,10 @@ class Denoiser:
         padded = np.pad(
             with_channel_axis(images), ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="symmetric"
         )
-        outputs = [
-            np.asarray(self.model.predict_on_batch(padded[i : i + self.batch_size]))
-            for i in range(0, len(padded), self.batch_size)
-        ]
-        cropped = np.concatenate(outputs)[:, :height, :width]
+        output = self.predict(padded)
+        if self.flip_ensemble:  # the mean with the restoration of the mirrored image
+            output = (output + self.predict(padded[:, :, ::-1])[:, :, ::-1]) / 2
+        cropped = output[:, :height, :width]
         return np.clip(like_input(cropped, images), 0.0, 1.0)
 
     def tiled(self, image: np.ndarray) -> np.ndarray:
@@ -495,7 +511,7 @@ def run_in_batches(
 
 def command_denoise(arguments: argparse.Namespace) -> int:
     failures = Failures()
-    denoiser = Denoiser(arguments.model, arguments.batch_size)
+    denoiser = Denoiser(arguments.model, arguments.batch_size, arguments.flip_ensemble)
     channels = denoiser.channels
     items = planned(arguments.inputs, arguments.out, channels, failures)
     written = run_in_batches(
@@ -655,6 +671,12 @@ def parser() -> argparse.ArgumentParser:
     )
     denoise.add_argument(
         "--batch-size", type=positive_int, default=256, help="images per model call (256)"
+    )
+    denoise.add_argument(
+        "--flip-ensemble",
+        action="store_true",
+        help="average each restoration with that of the mirrored image, as `evaluate` scores "
+        "the models (twice the time)",
     )
     denoise.set_defaults(run=command_denoise)
 
