@@ -34,17 +34,30 @@ STAGE_LINE = re.compile(r"^Running stage '([^']+)'")
 
 
 def timed_repro(force: bool) -> dict:
-    """Run `dvc repro`, echoing and logging its output; each stage's wall time runs from its
-    "Running stage" line to the next one (or to the end), start-up included."""
+    """Run `dvc repro` here, echoing and logging its output, and keep its times."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     command = ["dvc", "repro", *(["--force", "--no-run-cache"] if force else [])]
+    times = timed(command, LOG)
+    TIMES.write_text(json.dumps(times, indent=2) + "\n")
+    return times
+
+
+def timed(command: list[str], log_path: Path, cwd: Path | None = None, env=None) -> dict:
+    """Run a DVC command, echoing and logging its output; each stage's wall time runs from its
+    "Running stage" line to the next one (or to the end), start-up included."""
     began = time.monotonic()
     stages: dict[str, float] = {}
     current, current_began = None, began
     with (
-        LOG.open("w") as log,
+        log_path.open("w") as log,
         subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
         ) as process,
     ):
         for line in process.stdout:
@@ -60,10 +73,10 @@ def timed_repro(force: bool) -> dict:
     if current:
         stages[current] = ended - current_began
     if process.returncode:
-        sys.exit(f"`{' '.join(command)}` failed with exit status {process.returncode}; see {LOG}")
-    times = {"command": " ".join(command), "wall_s": round(ended - began, 1), "stages": stages}
-    TIMES.write_text(json.dumps(times, indent=2) + "\n")
-    return times
+        sys.exit(
+            f"`{' '.join(command)}` failed with exit status {process.returncode}; see {log_path}"
+        )
+    return {"command": " ".join(command), "wall_s": round(ended - began, 1), "stages": stages}
 
 
 def rows(evaluation: dict, stages: dict[str, float]) -> list[dict]:
