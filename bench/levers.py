@@ -17,11 +17,12 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import layers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from fer_denoise.losses import psnr  # noqa: E402
+from fer_denoise.losses import psnr, psnr_loss  # noqa: E402
+from fer_denoise.metrics import psnr_per_image  # noqa: E402
 from fer_denoise.models import build_model  # noqa: E402
 from fer_denoise.models.impulse import ImpulseFill, with_switching_output  # noqa: E402
 from fer_denoise.noise import add_noise, is_impulse, task_rng, to_float  # noqa: E402
@@ -50,12 +51,6 @@ VARIANTS = {
     "w32": ("noisy", "mse", "constant", 32),
     "cos_w32": ("noisy", "mse", "cosine", 32),
 }
-
-
-def psnr_loss(y_true, y_pred):
-    """Mean per-image log-MSE: minimising it maximises the mean per-image PSNR."""
-    mse = ops.mean(ops.square(y_true - y_pred), axis=(1, 2, 3))
-    return ops.mean(10.0 * ops.log10(mse + 1e-10))
 
 
 def build(variant: str, shape, spec) -> keras.Model:
@@ -125,8 +120,7 @@ def main() -> None:
             batches.start_at(epoch)
             model.fit(batches, epochs=1, shuffle=False, verbose=0)
             restored = model.predict(noisy_val, batch_size=256, verbose=0)
-            mse = np.mean((restored - clean_val) ** 2, axis=(1, 2, 3))
-            curve.append(round(float(np.mean(10 * np.log10(1 / np.maximum(mse, 1e-10)))), 3))
+            curve.append(round(float(psnr_per_image(clean_val, restored).mean()), 3))
             print(
                 f"{variant} epoch {epoch + 1}: val PSNR {curve[-1]:.3f} "
                 f"({time.monotonic() - start:.0f}s)",
