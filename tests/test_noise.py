@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
+from fer_denoise.errors import UserError
 from fer_denoise.noise import (
     add_noise,
+    draw_noise,
     noise_level,
     noise_types,
     parse_task,
@@ -116,3 +118,63 @@ def test_an_unknown_noise_type_lists_the_registered_ones():
 
     with pytest.raises(UserError, match="must be one of gaussian, .*poisson"):
         parse_task("noise.tasks.x", {"type": "speckle"})
+
+
+RANGES = {
+    "gaussian": {"type": "gaussian", "sigma_range": [0.0, 0.3]},
+    "salt_pepper": {"type": "salt_pepper", "amount_range": [0.02, 0.3]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(RANGES))
+def test_a_range_task_draws_a_seeded_level_per_image_within_the_range(name):
+    spec = parse_task(f"noise.tasks.{name}", RANGES[name]).resolve(0.2)
+    key = noise_types()[name].level_key
+    low, high = RANGES[name][f"{key}_range"]
+    clean = np.full((200, 16, 16), 0.5, np.float32)
+    noisy, levels = draw_noise(clean, spec, task_rng(1, name, "train"))
+    again, same_levels = draw_noise(clean, spec, task_rng(1, name, "train"))
+    assert np.array_equal(noisy, again) and np.array_equal(levels, same_levels)
+    assert levels.shape == (200,) and low <= levels.min() < levels.max() <= high
+    assert levels.std() > (high - low) / 5  # spread over the range, not one level
+    # each image's noise follows its own level: stronger levels, larger deviations
+    deviation = np.abs(noisy - clean).mean(axis=(1, 2))
+    assert np.corrcoef(levels, deviation)[0, 1] > 0.9
+
+
+def test_a_fixed_level_task_draws_as_before_ranges_existed():
+    spec = {"type": "gaussian", "sigma": 0.04}
+    clean = np.full((4, 8, 8), 0.5, np.float32)
+    noisy, levels = draw_noise(clean, spec, task_rng(1, "t", "x"))
+    expected = clean + np.float32(0.04) * task_rng(1, "t", "x").standard_normal(
+        clean.shape, np.float32
+    )
+    assert levels is None
+    np.testing.assert_array_equal(noisy, np.round(np.clip(expected, 0, 1) * 255) / np.float32(255))
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        ({"type": "gaussian", "std": 0.2, "sigma_range": [0, 0.3]}, "exactly one of `std`"),
+        ({"type": "gaussian"}, "exactly one of `std` and `sigma_range`"),
+        ({"type": "salt_pepper", "amount_range": [0.3, 0.1]}, "must be \\[lowest, highest\\]"),
+        ({"type": "salt_pepper", "amount_range": [0.1]}, "`noise.tasks.t.amount_range` must be"),
+    ],
+)
+def test_a_level_and_its_range_are_checked(task, message):
+    with pytest.raises(UserError, match=message):
+        parse_task("noise.tasks.t", task)
+
+
+def test_a_range_task_s_noisy_set_stores_each_image_s_level():
+    images = np.full((30, 8, 8), 128, np.uint8)
+    split = np.array(["train"] * 10 + ["val"] * 10 + ["test"] * 10)
+    stored = make_noisy(images, split, {"type": "salt_pepper", "amount_range": [0.0, 0.3]}, 7, "t")
+    for name in ("train", "val", "test"):
+        levels = stored[f"{name}_levels"]
+        assert levels.dtype == np.float32 and levels.shape == (10,)
+        hit = ((stored[name] == 0) | (stored[name] == 255)).mean(axis=(1, 2))
+        assert np.corrcoef(levels, hit)[0, 1] > 0.8  # more impulses where the level is higher
+    fixed = make_noisy(images, split, {"type": "salt_pepper", "amount": 0.1}, 7, "t")
+    assert set(fixed) == {"train", "val", "test"}

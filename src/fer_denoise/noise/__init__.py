@@ -11,11 +11,19 @@ so the fixed noisy sets (stage `noise`) and the fresh noise of every training ba
 import importlib
 import pkgutil
 import zlib
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from fer_denoise.settings import Settings, params_error
+
+# A task may give its level as a range instead of one value (`sigma_range: [0.0, 0.3]`): every
+# image then draws its own level, uniformly, from the task's seeded generator (blind denoisers).
+LevelRange = Annotated[
+    list[Annotated[float, Field(ge=0.0)]],
+    Field(min_length=2, max_length=2, description="[lowest, highest] with lowest <= highest"),
+]
 
 
 class NoiseType(Settings):
@@ -24,10 +32,25 @@ class NoiseType(Settings):
     type: str
     name: ClassVar[str]  # the `type` value in params.yaml
     level_key: ClassVar[str]  # the spec key of its strength (see `level` and `scaled`)
+    level_setting: ClassVar[str | None] = None  # its params.yaml key, if not level_key
     max_level: ClassVar[float | None] = None  # the highest strength that makes sense
     impulse: ClassVar[bool] = False  # hits some pixels and leaves the rest exactly as they were
     classical_baseline: ClassVar[str] = "median_3x3"  # fer_denoise.baselines.CLASSICAL
     tuned_filters: ClassVar[tuple[str, ...]] = ()  # fer_denoise.baselines.TUNED_FILTERS
+
+    @model_validator(mode="after")
+    def _one_level(self):
+        """A task gives its level or its level's range (`<level_key>_range`), not both."""
+        key, range_key = self.level_setting or self.level_key, f"{self.level_key}_range"
+        if key not in type(self).model_fields or range_key not in type(self).model_fields:
+            return self
+        given = [name for name in (key, range_key) if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of `{key}` and `{range_key}`")
+        bounds = getattr(self, range_key)
+        if bounds is not None and bounds[0] > bounds[1]:
+            raise ValueError(f"`{range_key}` must be [lowest, highest]; got {bounds}")
+        return self
 
     def resolve(self, factor: float) -> dict[str, Any]:
         """The concrete noise this task draws; `factor` is params.yaml `noise.factor`."""
@@ -37,6 +60,13 @@ class NoiseType(Settings):
     def sample(clean: np.ndarray, spec: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
         """Noisy float32 images before clipping and 8-bit rounding (done by `add_noise`)."""
         raise NotImplementedError
+
+    @classmethod
+    def levels(cls, spec: dict[str, Any], count: int, rng: np.random.Generator):
+        """Each image's level for a spec with a range (drawn first from `rng`), else None, so
+        that fixed-level tasks draw exactly what they drew before ranges existed."""
+        bounds = spec.get(f"{cls.level_key}_range")
+        return None if bounds is None else rng.uniform(bounds[0], bounds[1], count)
 
     @classmethod
     def level(cls, spec: dict[str, Any]) -> float:
@@ -92,8 +122,21 @@ def add_noise(clean: np.ndarray, spec: dict[str, Any], rng: np.random.Generator)
 
     Rounding to multiples of 1/255 makes fresh training noise match the stored uint8 noisy sets.
     """
-    noisy = noise_type(spec["type"]).sample(np.asarray(clean, dtype=np.float32), spec, rng)
-    return np.round(np.clip(noisy, 0.0, 1.0) * 255.0) / np.float32(255.0)
+    return draw_noise(clean, spec, rng)[0]
+
+
+def draw_noise(
+    clean: np.ndarray, spec: dict[str, Any], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """`add_noise`, and each image's level when the spec gives a range (else None)."""
+    kind = noise_type(spec["type"])
+    clean = np.asarray(clean, dtype=np.float32)
+    levels = kind.levels(spec, len(clean), rng)
+    if levels is not None:  # one level per image, broadcast over its pixels
+        spec = {k: v for k, v in spec.items() if k != f"{kind.level_key}_range"}
+        spec[kind.level_key] = levels.reshape((-1,) + (1,) * (clean.ndim - 1))
+    noisy = kind.sample(clean, spec, rng)
+    return np.round(np.clip(noisy, 0.0, 1.0) * 255.0) / np.float32(255.0), levels
 
 
 def noise_level(spec: dict[str, Any]) -> float:
@@ -111,8 +154,12 @@ def is_impulse(spec: dict[str, Any]) -> bool:
 
 
 def describe(spec: dict[str, Any]) -> str:
-    """'gaussian, sigma 0.04' or 'salt_pepper, amount 0.1'."""
-    return ", ".join([spec["type"]] + [f"{k} {v:g}" for k, v in spec.items() if k != "type"])
+    """'gaussian, sigma 0.04', 'salt_pepper, amount 0.1' or 'gaussian, sigma_range 0-0.3'."""
+
+    def value(v) -> str:
+        return "-".join(f"{bound:g}" for bound in v) if isinstance(v, list) else f"{v:g}"
+
+    return ", ".join([spec["type"]] + [f"{k} {value(v)}" for k, v in spec.items() if k != "type"])
 
 
 def task_rng(seed: int, task: str, purpose: str) -> np.random.Generator:

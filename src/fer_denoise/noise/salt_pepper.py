@@ -1,17 +1,19 @@
-"""Salt-and-pepper impulses: a share `amount` of pixels set to 0 or 1, half each."""
+"""Salt-and-pepper impulses: a share `amount` of pixels set to 0 or 1, half each (for a blind
+task, each image's amount drawn from `amount_range`)."""
 
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
-from fer_denoise.noise import NoiseType, register
+from fer_denoise.noise import LevelRange, NoiseType, register
 
 
 @register
 class SaltPepper(NoiseType):
     type: Literal["salt_pepper"]
-    amount: float = Field(gt=0.0, le=1.0)
+    amount: float | None = Field(default=None, gt=0.0, le=1.0)
+    amount_range: LevelRange | None = None
 
     name: ClassVar[str] = "salt_pepper"
     level_key: ClassVar[str] = "amount"
@@ -27,6 +29,8 @@ class SaltPepper(NoiseType):
     )
 
     def resolve(self, factor: float) -> dict[str, Any]:
+        if self.amount_range is not None:
+            return {"type": self.name, "amount_range": list(self.amount_range)}
         return {"type": self.name, "amount": self.amount}
 
     @staticmethod
