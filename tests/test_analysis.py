@@ -1,10 +1,10 @@
-"""Error analysis on its own: edge and flat masks, masked scores, noise scaling."""
+"""Error analysis on its own: edge and flat masks, masked scores, the robustness sweep."""
 
 import numpy as np
 import pytest
 
 from fer_denoise.analysis import edge_and_flat_masks, mean_by_label, region_scores
-from fer_denoise.noise import noise_level, scaled_noise
+from fer_denoise.noise import noise_level, noise_type
 
 
 def step_faces(count: int) -> np.ndarray:
@@ -39,8 +39,9 @@ def test_mean_by_label_names_each_label_that_occurs():
     assert mean_by_label(values, np.array([0, 0, 2, 2]), ("a", "b", "c")) == {"a": 2.0, "c": 15.0}
 
 
-def test_scaled_noise_scales_sigma_or_amount_and_caps_the_amount():
-    assert noise_level(scaled_noise({"type": "gaussian", "sigma": 0.04}, 1.5)) == pytest.approx(
-        0.06
-    )
-    assert scaled_noise({"type": "salt_pepper", "amount": 0.6}, 2.0)["amount"] == 1.0
+def test_the_sweep_covers_the_range_the_blind_models_are_trained_for():
+    gaussian, impulses = (noise_type(name).sweep_specs() for name in ("gaussian", "salt_pepper"))
+    assert noise_level(gaussian[0]) <= 0.01 and noise_level(gaussian[-1]) >= 0.3
+    assert noise_level(impulses[0]) <= 0.02 and noise_level(impulses[-1]) >= 0.3
+    assert noise_type("salt_pepper").family() == "impulse"
+    assert noise_type("gaussian").family() == "gaussian"

@@ -49,6 +49,10 @@ def color_repo(tmp_path_factory):
     params["noise"]["tasks"] = {TASK: params["noise"]["tasks"][TASK]}
     params["curriculum"] = {TASK: params["curriculum"][TASK]}
     params["train"]["per_task"] = {}  # its settings were salt_pepper's, a task this run drops
+    blind = params["blind"]["tasks"]["gaussian_blind"]  # from the one task's model, in color
+    params["blind"]["tasks"] = {
+        "gaussian_blind": {**blind, "init": f"models/attention_unet/{TASK}.keras"}
+    }
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "commit", "-qam", "color faces"], repo)
     run(["dvc", "repro", "evaluate", "error_analysis"], repo)
@@ -62,10 +66,11 @@ def test_color_images_of_another_size_run_through_the_denoising_stages(color_rep
         assert (prepared["split"] == "test").sum() == COUNT // 4
     metrics = json.loads((color_repo / "metrics/details/evaluate.json").read_text())[TASK]
     models = ("unet", "attention_unet", "gan", "dncnn", "autoencoder")
-    assert {"noisy", "median_3x3", "bm3d", *models} <= set(metrics)
+    assert {"noisy", "median_3x3", "bm3d", *models, "blind"} <= set(metrics)
     assert all(math.isfinite(scores["psnr"]) and scores["ssim"] > 0 for scores in metrics.values())
     headline = json.loads((color_repo / "metrics/evaluate.json").read_text())[TASK]
-    assert set(headline) == {"noisy", "best_filter", *models, "best"}
+    assert set(headline) == {"noisy", "best_filter", *models, "blind", "best"}
+    assert read_card(color_repo / "models/blind/gaussian_blind.keras")["input_shape"][-1] == 3
     for model in models:
         folder = "models/extra" if model in ("dncnn", "autoencoder") else "models"
         card = read_card(color_repo / f"{folder}/{model}/{TASK}.keras")
@@ -73,7 +78,9 @@ def test_color_images_of_another_size_run_through_the_denoising_stages(color_rep
     with Image.open(color_repo / f"plots/grids/{TASK}.png") as grid:
         assert grid.mode in ("RGB", "RGBA")
     analysis = json.loads((color_repo / "metrics/analysis.json").read_text())[TASK]["unet"]
-    assert {"edge", "flat", "robustness"} <= set(analysis) and "emotion" not in analysis
+    assert {"edge", "flat"} <= set(analysis) and "emotion" not in analysis
+    robustness = json.loads((color_repo / "metrics/robustness.json").read_text())["gaussian"]
+    assert {"noisy", f"{TASK} unet", "blind"} <= set(robustness)
 
 
 def test_the_emotion_stages_say_they_need_labels(color_repo):

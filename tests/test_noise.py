@@ -8,7 +8,6 @@ from fer_denoise.noise import (
     noise_level,
     noise_types,
     parse_task,
-    scaled_noise,
     task_rng,
     to_float,
     to_uint8,
@@ -87,7 +86,7 @@ def test_every_registered_noise_type_has_an_example():
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_every_noise_type_is_seeded_bounded_and_scales_its_level(name):
+def test_every_noise_type_is_seeded_bounded_and_sweeps_rising_levels(name):
     from fer_denoise.baselines import CLASSICAL, TUNED_FILTERS
 
     kind = noise_types()[name]
@@ -96,10 +95,13 @@ def test_every_noise_type_is_seeded_bounded_and_scales_its_level(name):
     first, again = (add_noise(clean, spec, task_rng(3, name, "x")) for _ in range(2))
     assert first.dtype == np.float32 and np.array_equal(first, again)
     assert 0.0 <= first.min() and first.max() <= 1.0 and not np.array_equal(first, clean)
-    stronger = scaled_noise(spec, 2.0)
-    assert noise_level(stronger) == pytest.approx(2 * noise_level(spec))
-    noisier = add_noise(clean, stronger, task_rng(3, name, "x"))
-    assert np.abs(noisier - clean).mean() > np.abs(first - clean).mean()
+    sweep = kind.sweep_specs()
+    levels = [noise_level(level) for level in sweep]
+    assert len(sweep) >= 4 and levels == sorted(levels) and len(set(levels)) == len(levels)
+    weakest, strongest = (
+        add_noise(clean, s, task_rng(3, name, "x")) for s in (sweep[0], sweep[-1])
+    )
+    assert np.abs(strongest - clean).mean() > np.abs(weakest - clean).mean()
     assert kind.classical_baseline in CLASSICAL
     assert set(kind.tuned_filters) <= set(TUNED_FILTERS)
 

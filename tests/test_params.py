@@ -71,6 +71,21 @@ def test_the_committed_params_are_valid():
         ("data.image_size", 64, "`data.image_size` is 64, but FER2013 faces have image_size 48"),
         ("data.channels", 3, "set it to 1, or data.dataset to `images`"),
         ("data.test_fraction", 0.6, "`data.test_fraction` must be a number > 0.0 and <= 0.5"),
+        ("blind.model", "resnet", "`blind.model` must be a model of `models`"),
+        (
+            "blind.tasks.salt_pepper",
+            {"noise": {"type": "gaussian", "std": 1}, "init": "a.keras"},
+            "`blind.tasks.salt_pepper` must be a new task name",
+        ),
+        ("blind.tasks.gaussian_blind.init", "unet", "`blind.tasks.gaussian_blind.init` must be a"),
+        ("blind.tasks.gaussian_blind.noise", {"type": "gaussian"}, "exactly one of `std`"),
+        (
+            "blind.tasks.salt_pepper_blind.noise",
+            {"type": "gaussian", "sigma_range": [0, 0.1]},
+            "as gaussian_blind does: keep one",
+        ),
+        ("blind.tasks.gaussian_blind.lr", 1, "`blind.tasks.gaussian_blind.lr` is not a known key"),
+        ("train.per_task.gaussian_blind.epochs", 0, "`train.per_task.gaussian_blind.epochs` must"),
     ],
 )
 def test_bad_values_name_the_key_and_the_fix(path, value, message):

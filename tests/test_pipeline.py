@@ -35,6 +35,9 @@ from fer_denoise.transfer import leaf_layers
 # One worker builds the tiny run (a session fixture) for every test that copies it.
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tiny_run")]
 MODELS = ("unet", "attention_unet", "gan")
+DENOISERS = (*MODELS, "blind")  # each task is scored with its noise family's blind model too
+BLIND = {"gaussian": "gaussian_blind", "impulse": "salt_pepper_blind"}
+BLIND_INIT = {"gaussian": "gaussian_high", "impulse": "salt_pepper"}  # params.yaml blind.tasks
 GAUSSIAN_FILTERS = ("gaussian_blur", "tv_chambolle", "wavelet", "nl_means", "bm3d")
 
 
@@ -61,7 +64,7 @@ def test_repro_writes_finite_metrics_for_every_task_and_model(repo):
         assert set(metrics[task]) == {
             "noisy",
             *classical(task),
-            *MODELS,
+            *DENOISERS,
             *tuned_filters(task),
             *extra,
         }
@@ -79,7 +82,7 @@ def test_repro_writes_finite_metrics_for_every_task_and_model(repo):
             assert scores["images"] == (2 if name == "bm3d" else TINY_CSV["per_split"])
             assert metrics[task][name] == {k: v for k, v in scores.items() if k != "tuning"}
     per_image = (repo / "plots/per_image.csv").read_text().splitlines()
-    assert per_image[0] == "image,task,noisy,classical,unet,attention_unet,gan"
+    assert per_image[0] == "image,task,noisy,classical,unet,attention_unet,gan,blind"
     assert len(per_image) == 1 + len(TASKS) * TINY_CSV["per_split"]
     rows = [row.split(",") for row in per_image[1:]]
     for task in TASKS:
@@ -104,15 +107,15 @@ def test_repro_writes_finite_metrics_for_every_task_and_model(repo):
     headline = json.loads((repo / "metrics/evaluate.json").read_text())
     for task in TASKS:
         extra = ["dncnn", "autoencoder"] if task == "gaussian_low" else []
-        assert set(headline[task]) == {"noisy", "best_filter", *MODELS, *extra, "best"}
+        assert set(headline[task]) == {"noisy", "best_filter", *DENOISERS, *extra, "best"}
         assert list(headline[task])[:2] == ["noisy", "best_filter"]
         assert all(set(scores) == {"psnr", "ssim"} for scores in headline[task].values())
-        denoisers = [metrics[task][model]["psnr"] for model in [*MODELS, *extra]]
+        denoisers = [metrics[task][model]["psnr"] for model in [*DENOISERS, *extra]]
         assert headline[task]["best"]["psnr"] == max(denoisers)
         filters = {
             name: scores["psnr"]
             for name, scores in metrics[task].items()
-            if name not in ["noisy", *MODELS, *extra]
+            if name not in ["noisy", *DENOISERS, *extra]
         }
         (baseline,) = classical(task)
         assert filters[baseline] <= headline[task]["best_filter"]["psnr"] in filters.values()
@@ -148,18 +151,49 @@ def test_repro_scores_recognition_on_clean_noisy_and_every_restored_set(repo):
 def test_repro_analyses_edges_emotions_worst_faces_and_noise_levels(repo):
     analysis = json.loads((repo / "metrics/analysis.json").read_text())
     for task in TASKS:
-        assert set(analysis[task]) == {"noisy", *classical(task), *MODELS}
+        assert set(analysis[task]) == {"noisy", *classical(task), *DENOISERS}
         for model, scores in analysis[task].items():
             assert all(
                 math.isfinite(scores[r][k]) for r in ("edge", "flat") for k in ("psnr", "ssim")
             )
-            assert set(scores["emotion"]) <= set(EMOTIONS) and len(scores["robustness"]) == 3
+            assert set(scores["emotion"]) <= set(EMOTIONS)
             if model != "noisy":
                 assert (repo / f"plots/worst/{task}_{model}.png").stat().st_size > 1000
+    # One sweep per noise type over its whole range, every model of the family on it.
+    robustness = json.loads((repo / "metrics/robustness.json").read_text())
+    assert set(robustness) == {"gaussian", "salt_pepper"}
+    fixed = {
+        kind: [t for t in TASKS if (t == "salt_pepper") == (kind == "salt_pepper")]
+        for kind in robustness
+    }
+    for kind, curves in robustness.items():
+        expected = {f"{task} {model}" for task in fixed[kind] for model in MODELS}
+        assert set(curves) == {"noisy", *classical(fixed[kind][0]), "blind", *expected}
+        levels = [float(level) for level in curves["noisy"]]
+        assert levels[0] <= (0.01 if kind == "gaussian" else 0.02) and levels[-1] >= 0.3
         # Stronger noise, lower PSNR of the noisy input: the levels really differ.
-        curve = list(analysis[task]["noisy"]["robustness"].values())
+        curve = list(curves["noisy"].values())
         assert curve == sorted(curve, reverse=True) and curve[0] > curve[-1]
     assert (repo / "plots/robustness.png").stat().st_size > 1000
+
+
+def test_repro_trains_a_blind_model_per_family_and_ships_it_in_the_package(repo):
+    for family, task in BLIND.items():
+        card = read_card(repo / f"models/blind/{task}.keras")
+        assert card["task"] == task and card["model"] == "attention_unet"
+        assert card["init"] == f"models/attention_unet/{BLIND_INIT[family]}.keras"
+        assert set(card["noise"]) == {
+            "type",
+            "sigma_range" if family == "gaussian" else "amount_range",
+        }
+        with np.load(repo / f"data/noisy/{task}.npz") as noisy:
+            levels = noisy["test_levels"]
+            assert len(levels) == len(noisy["test"]) and levels.std() > 0
+        shipped = repo / f"src/fer_denoise/weights/{family}.keras"
+        assert read_card(shipped) == {**card, "family": family}
+        assert shipped.stat().st_size < (repo / f"models/blind/{task}.keras").stat().st_size
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["ship"]
+    assert lock["outs"][0]["path"] == "src/fer_denoise/weights"
 
 
 def test_each_curriculum_stage_depends_on_the_model_it_starts_from(repo):

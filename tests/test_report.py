@@ -40,7 +40,14 @@ def test_the_report_tables_every_model_and_bolds_the_best_restoration():
         }
     }
     evaluation["gaussian"] |= filters["gaussian"]  # evaluate.json repeats them
-    text = render(evaluation, recognition, analysis, filters)
+    robustness = {
+        "gaussian": {
+            "noisy": {"0.01": 40.1, "0.3": 10.5},
+            "gaussian unet": {"0.01": 35.0, "0.3": 15.0},
+            "blind": {"0.01": 41.0, "0.3": 19.25},
+        }
+    }
+    text = render(evaluation, recognition, analysis, robustness, filters)
     assert "| task | noisy | median_3x3 | unet | switching_median |" in text
     assert "| gaussian | 40.00 / 0.900 | 25.00 / 0.800 | **30.12 / 0.950** | - |" in text
     assert "| task | tv_chambolle | bm3d |" in text  # the filters have a table of their own
@@ -53,3 +60,6 @@ def test_the_report_tables_every_model_and_bolds_the_best_restoration():
     assert "| gaussian | 30.00 / 30.00 | **31.00 / 33.00** |" in text
     assert "## PSNR (dB) per emotion: gaussian" in text
     assert "| happy | 28.00 | **32.00** |" in text and "| sad | - | **31.50** |" in text
+    assert "## PSNR (dB) across noise levels: gaussian" in text
+    assert "| level | noisy | gaussian unet | blind |" in text
+    assert "| 0.3 | 10.50 | 15.00 | **19.25** |" in text

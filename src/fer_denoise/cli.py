@@ -1,8 +1,14 @@
 """fer-denoise: apply the pipeline's trained models, and its noise, to your own images.
 
-    fer-denoise denoise --model models/unet/salt_pepper.keras INPUT... --out DIR
-    fer-denoise info models/unet/salt_pepper.keras
+    fer-denoise denoise INPUT... --out DIR                 (the package's own models)
+    fer-denoise denoise --model models/gan/salt_pepper.keras INPUT... --out DIR
+    fer-denoise info [models/unet/salt_pepper.keras]
     fer-denoise noise --task salt_pepper INPUT... --out DIR
+
+Without --model, `denoise` uses the models that come with the package: one blind denoiser per
+noise family, trained for every level (Gaussian sigma 0-0.3, impulse amounts 0-0.3); with
+`--noise auto` (the default) each image goes to the impulse model when it has isolated pixels
+at exactly black and white, else to the Gaussian one, and the command says how many went where.
 
 INPUT is an image file (PNG, JPEG, BMP, TIFF), a folder (searched recursively), or a
 FER-format table: an .npz of (N, H, W) uint8 arrays, or a FER2013 CSV (.csv or .csv.gz).
@@ -509,9 +515,54 @@ def run_in_batches(
     return written
 
 
+class ShippedDenoisers:
+    """The package's blind models: one noise family for every image (`--noise <family>`), or
+    each image's family detected from its pixels (`--noise auto`)."""
+
+    def __init__(self, noise: str, batch_size: int, flip_ensemble: bool) -> None:
+        from fer_denoise.shipped import shipped_model, shipped_models
+
+        families = list(shipped_models()) if noise == "auto" else [noise]
+        self.denoisers = {
+            family: Denoiser(shipped_model(family), batch_size, flip_ensemble)
+            for family in families
+        }
+        self.auto, self.chosen = noise == "auto", Counter()
+        self.channels = next(iter(self.denoisers.values())).channels
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        from fer_denoise.detect import noise_family
+
+        if not self.auto:
+            family = next(iter(self.denoisers))
+            self.chosen[family] += len(images)
+            return self.denoisers[family](images)
+        families = np.array([noise_family(image) for image in images])
+        output = np.empty(images.shape, np.float32)
+        for family in np.unique(families):
+            if family not in self.denoisers:
+                family = "gaussian"
+            rows = families == family
+            output[rows] = self.denoisers[family](images[rows])
+            self.chosen[family] += int(rows.sum())
+        return output
+
+    def report(self) -> None:
+        done = ", ".join(f"{count} by the {name} model" for name, count in self.chosen.items())
+        how = "detected per image (--noise auto)" if self.auto else "chosen with --noise"
+        print(f"restored {done or 'nothing'}: the package's blind models, {how}", file=sys.stderr)
+
+
 def command_denoise(arguments: argparse.Namespace) -> int:
     failures = Failures()
-    denoiser = Denoiser(arguments.model, arguments.batch_size, arguments.flip_ensemble)
+    if arguments.model is None:
+        denoiser = ShippedDenoisers(
+            arguments.noise or "auto", arguments.batch_size, arguments.flip_ensemble
+        )
+    elif arguments.noise is not None:
+        raise UserError("--noise picks one of the package's models: leave it out with --model")
+    else:
+        denoiser = Denoiser(arguments.model, arguments.batch_size, arguments.flip_ensemble)
     channels = denoiser.channels
     items = planned(arguments.inputs, arguments.out, channels, failures)
     written = run_in_batches(
@@ -521,6 +572,8 @@ def command_denoise(arguments: argparse.Namespace) -> int:
         arguments.batch_size,
         Progress("denoised", len(items)),
     )
+    if isinstance(denoiser, ShippedDenoisers):
+        denoiser.report()
     return failures.summary(written)
 
 
@@ -550,22 +603,40 @@ def command_noise(arguments: argparse.Namespace) -> int:
 
 def find_evaluation(model_file: Path, card: dict) -> dict | None:
     """This model's PrivateTest scores, when the model sits in a repository (models/...) or the
-    command runs in one: a denoiser's from metrics/evaluate.json, the emotion classifier's on
-    clean faces from metrics/recognition.json."""
-    if card["model"] == "emotion_classifier":
-        name, keys = "recognition.json", ["clean"]
-    else:
-        name, keys = "evaluate.json", [card["task"], card["model"]]
+    command runs in one: a denoiser's from metrics/evaluate.json (a blind model's on each task
+    of its noise family), the emotion classifier's on clean faces from
+    metrics/recognition.json."""
+    name = "recognition.json" if card["model"] == "emotion_classifier" else "evaluate.json"
     models = next((p for p in model_file.resolve().parents if p.name == "models"), None)
     for root in ([models.parent] if models else []) + [Path.cwd()]:
         metrics = root / "metrics" / name
-        if metrics.is_file():
-            scores = json.loads(metrics.read_text())
-            for key in keys:
-                scores = scores.get(key, {})
-            if scores:
-                return {"file": str(metrics), **scores}
+        if not metrics.is_file():
+            continue
+        scores = json.loads(metrics.read_text())
+        if card["model"] == "emotion_classifier":
+            found = scores.get("clean", {})
+        elif "family" in card:
+            found = {
+                task: by_model["blind"]
+                for task, by_model in scores.items()
+                if "blind" in by_model and task_family(root, task) in (card["family"], None)
+            }
+        else:
+            found = scores.get(card["task"], {}).get(card["model"], {})
+        if found:
+            return {"file": str(metrics), **found}
     return None
+
+
+def task_family(root: Path, task: str) -> str | None:
+    """The noise family of a task of the repository at `root`, or None if its params do not
+    say (then a blind model's scores on it are shown)."""
+    from fer_denoise.params import load_params
+
+    try:
+        return load_params(root / "params.yaml").task(task).family()
+    except UserError:
+        return None
 
 
 def saved_layer_classes(model_file: Path) -> list[str]:
@@ -577,11 +648,26 @@ def saved_layer_classes(model_file: Path) -> list[str]:
 
 
 def command_info(arguments: argparse.Namespace) -> int:
-    """Describe a model. The pipeline's models carry what to say in their card and config, so
-    only other models are loaded, which takes TensorFlow's start-up (about 5 s)."""
+    """Describe a model, or without one the package's own models."""
+    if arguments.model is not None:
+        return describe_model(arguments.model)
+    from fer_denoise.shipped import WEIGHTS, shipped_models
+
+    models = shipped_models()
+    if not models:
+        raise UserError(f"the package has no models of its own in {WEIGHTS}: name a model file")
+    for index, model_file in enumerate(models.values()):
+        if index:
+            print()
+        describe_model(model_file)
+    return 0
+
+
+def describe_model(model_file: Path) -> int:
+    """Print what a model is. The pipeline's models carry what to say in their card and
+    config, so only other models are loaded, which takes TensorFlow's start-up (about 5 s)."""
     from fer_denoise.model_card import read_card
 
-    model_file = arguments.model
     card = None
     if model_file.is_file() and zipfile.is_zipfile(model_file):
         try:
@@ -625,12 +711,15 @@ def positive_int(text: str) -> int:
 
 EXAMPLES = {
     "denoise": """examples:
+  fer-denoise denoise face.png --out denoised/
+  fer-denoise denoise --noise impulse photos/ --out denoised/
   fer-denoise denoise --model models/unet/gaussian_low.keras face.png --out denoised/
   fer-denoise denoise --model models/gan/salt_pepper.keras photos/ faces.npz --out denoised/""",
     "noise": """examples:
   fer-denoise noise --task salt_pepper photos/ --out noisy/
   fer-denoise noise --task gaussian_high --seed 7 face.png --out noisy/""",
-    "info": """example:
+    "info": """examples:
+  fer-denoise info
   fer-denoise info models/attention_unet/gaussian_high.keras""",
 }
 INPUT_HELP = (
@@ -662,12 +751,18 @@ def parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
-    denoise = command("denoise", "denoise images with a trained model")
+    denoise = command("denoise", "denoise images with the package's models or a trained one")
     denoise.add_argument(
         "--model",
         type=Path,
-        required=True,
-        help="a .keras model trained by the pipeline (models/<model>/<task>.keras)",
+        help="a .keras model trained by the pipeline (models/<model>/<task>.keras); without "
+        "it, the package's blind models",
+    )
+    denoise.add_argument(
+        "--noise",
+        choices=("auto", "gaussian", "impulse"),
+        help="which of the package's models: auto (the default) detects impulse noise in each "
+        "image",
     )
     denoise.add_argument(
         "--batch-size", type=positive_int, default=256, help="images per model call (256)"
@@ -701,7 +796,9 @@ def parser() -> argparse.ArgumentParser:
         )
 
     info = command("info", "what a model is, how it was trained and how well it scored")
-    info.add_argument("model", type=Path, help="a .keras model file")
+    info.add_argument(
+        "model", type=Path, nargs="?", help="a .keras model file (without it: the package's)"
+    )
     info.set_defaults(run=command_info)
     return main_parser
 

@@ -31,5 +31,6 @@ def load_labelled(stage: str) -> dict[str, np.ndarray]:
 
 def load_noisy(task: str, *splits: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """A task's noise spec and its noisy `splits` (uint8), from stage `noise@<task>`."""
-    stored = load_npz(noisy_path(task), ("spec", *splits), made_by=f"noise@{task}")
+    # The output path names its stage for `dvc repro`: noise@<task> or noise_blind@<task>.
+    stored = load_npz(noisy_path(task), ("spec", *splits), made_by=str(noisy_path(task)))
     return json.loads(str(stored["spec"])), {name: stored[name] for name in splits}

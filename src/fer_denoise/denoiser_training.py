@@ -41,7 +41,7 @@ from fer_denoise.training import (
     TrainingState,
     make_deterministic,
 )
-from fer_denoise.transfer import freeze_encoder, seed_from
+from fer_denoise.transfer import freeze_encoder, leaf_layers, seed_from
 
 # A cosine schedule ends at this share of the starting learning rate.
 COSINE_FLOOR = 0.02
@@ -136,7 +136,7 @@ def fit_denoiser(
         print(f"resuming from {checkpoint_folder} after epoch {state.epochs_done}")
     elif init:
         copied = seed_from(model, load_model(init), init)
-        weighted = sum(1 for layer in model.layers if layer.weights)
+        weighted = sum(1 for layer in leaf_layers(model) if layer.weights)
         print(f"started from {init}: copied {len(copied)} of {weighted} layers with weights")
     schedule = PlateauSchedule(
         state,

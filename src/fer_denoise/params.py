@@ -14,7 +14,7 @@ from pydantic import Field
 
 from fer_denoise import noise
 from fer_denoise.errors import UserError
-from fer_denoise.paths import extra_model_path, model_path
+from fer_denoise.paths import blind_model_path, extra_model_path, model_path
 from fer_denoise.settings import PARAMS_FILE, Settings, params_error
 
 TASK_NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -94,6 +94,16 @@ class CurriculumStep(Settings):
     init: str
 
 
+class BlindTask(Settings):
+    noise: Any  # its noise type's settings, with a level range (checked in `validate`)
+    init: str  # the saved model it starts from (its architecture is the blind model's)
+
+
+class Blind(Settings):
+    model: str  # the architecture of every blind model; `init` is a model of it
+    tasks: dict[str, Any]  # task name -> BlindTask (checked in `validate`)
+
+
 class Gan(Settings):
     epochs: Count
     steps_per_epoch: int | None = Field(ge=1)
@@ -126,9 +136,6 @@ class Analysis(Settings):
     flat_fraction: Rate
     worst_images: int = Field(ge=1, le=64)
     robustness_images: Count
-    noise_scale_min: float = Field(gt=0.0, le=10.0)
-    noise_scale_max: float = Field(gt=0.0, le=10.0)
-    noise_levels: int = Field(ge=1, le=50)
 
 
 class Baselines(Settings):
@@ -155,6 +162,7 @@ SECTIONS: dict[str, type[Settings] | None] = {
     "train": Train,
     "fine_tune": FineTune,
     "curriculum": None,  # task -> CurriculumStep, in training order
+    "blind": Blind,
     "gan": Gan,
     "classifier": Classifier,
     "analysis": Analysis,
@@ -173,19 +181,23 @@ class Params(Settings):
     train: Train
     fine_tune: FineTune
     curriculum: dict[str, CurriculumStep]
+    blind: Blind
     gan: Gan
     classifier: Classifier
     analysis: Analysis
     baselines: Baselines
     evaluate: Evaluate
 
+    def all_tasks(self) -> dict[str, noise.NoiseType]:
+        """Every task's noise: the fixed-level tasks of `noise.tasks`, then the blind ones."""
+        return self.noise.tasks | {name: task.noise for name, task in self.blind.tasks.items()}
+
     def task(self, name: str) -> noise.NoiseType:
         """The noise settings of one task, or an error listing the tasks that exist."""
-        if name not in self.noise.tasks:
-            raise UserError(
-                f"unknown task {name!r}: {PARAMS_FILE} defines {', '.join(self.noise.tasks)}"
-            )
-        return self.noise.tasks[name]
+        tasks = self.all_tasks()
+        if name not in tasks:
+            raise UserError(f"unknown task {name!r}: {PARAMS_FILE} defines {', '.join(tasks)}")
+        return tasks[name]
 
     def spec(self, name: str) -> dict[str, Any]:
         """The concrete noise of one task (sigma, amount, ...), as stored with its noisy set."""
@@ -203,6 +215,17 @@ class Params(Settings):
             models |= {name: model_path(name, task) for name in ("attention_unet", "gan")}
         return models
 
+    def blind_models(self) -> dict[str, Path]:
+        """Noise family (`impulse`, `gaussian`, ...) -> the blind model trained for it."""
+        return {
+            task.noise.family(): blind_model_path(name) for name, task in self.blind.tasks.items()
+        }
+
+    def blind_model_for(self, task: str) -> dict[str, Path]:
+        """{"blind": path} when a blind model restores the noise family of `task`, else {}."""
+        path = self.blind_models().get(self.task(task).family())
+        return {} if path is None else {"blind": path}
+
     def extra_models_of(self, task: str) -> dict[str, Path]:
         """The extra models (params.yaml extra_models) trained for `task`."""
         if task not in self.extra_models.tasks:
@@ -211,6 +234,8 @@ class Params(Settings):
 
     def model_file(self, model: str, task: str) -> Path:
         """Where a training stage saves `model` trained on `task`."""
+        if task in self.blind.tasks:
+            return blind_model_path(task)
         return model_path(model, task) if model in CHAIN_MODELS else extra_model_path(model, task)
 
 
@@ -284,12 +309,41 @@ def _check_curriculum(curriculum: Any, tasks: dict) -> dict[str, CurriculumStep]
     return checked
 
 
+def _check_blind(blind: Blind, models: dict, fixed_tasks: dict) -> Blind:
+    """Blind tasks: valid new task names with a noise and an `init` model, one per family."""
+    if blind.model not in models:
+        raise params_error("blind.model", f"must be a model of `models` ({', '.join(models)})")
+    checked, families = {}, {}
+    for name, entry in blind.tasks.items():
+        key = f"blind.tasks.{name}"
+        if name in fixed_tasks or not isinstance(name, str) or not TASK_NAME.fullmatch(name):
+            raise params_error(
+                key,
+                "must be a new task name (not one of noise.tasks): lower-case letters, "
+                "digits and _, starting with a letter",
+            )
+        step = BlindTask.parse(key, entry)
+        if not step.init.endswith(".keras"):
+            raise params_error(f"{key}.init", f"must be a saved model (.keras); got {step.init!r}")
+        kind = noise.parse_task(f"{key}.noise", step.noise)
+        if kind.family() in families:
+            raise params_error(
+                key,
+                f"restores {kind.family()} noise, as {families[kind.family()]} does: keep "
+                "one blind task per noise family (each ships as that family's model)",
+            )
+        families[kind.family()] = name
+        checked[name] = step.model_copy(update={"noise": kind})
+    return blind.model_copy(update={"tasks": checked})
+
+
 def _check_per_task(params: Params) -> None:
+    tasks = params.all_tasks()
     for task, override in params.train.per_task.items():
         key = f"train.per_task.{task}"
-        if task not in params.noise.tasks:
+        if task not in tasks:
             raise params_error(
-                key, f"is not a task of noise.tasks ({', '.join(params.noise.tasks)})"
+                key, f"is not a task of noise.tasks or blind.tasks ({', '.join(tasks)})"
             )
         if not isinstance(override, dict) or "per_task" in override:
             raise params_error(key, "must map keys of `train` (not per_task) to this task's values")
@@ -327,6 +381,7 @@ def validate(raw: Any) -> Params:
     sections["models"] = _check_models(raw["models"])
     _check_extra_models(sections["extra_models"], sections["models"], tasks)
     sections["curriculum"] = _check_curriculum(raw["curriculum"], tasks)
+    sections["blind"] = _check_blind(sections["blind"], sections["models"], tasks)
     _check_dataset_shape(sections["data"])
     params = Params.model_construct(**sections)
     _check_per_task(params)

@@ -11,6 +11,10 @@ SUMMARY = Path("data/prepared/summary.json")
 NOISY_DIR = Path("data/noisy")  # noise@<task>
 MODELS_DIR = Path("models")  # models/<model>/<task>.keras
 EXTRA_MODELS_DIR = MODELS_DIR / "extra"  # params.yaml extra_models: extra/<model>/<task>.keras
+BLIND_DIR = MODELS_DIR / "blind"  # train_blind@<task>: <task>.keras, any level of one family
+# ship: the blind models as the package's default models, <family>.keras (in git; the installed
+# package finds them beside its code, fer_denoise.shipped)
+SHIPPED_DIR = Path("src/fer_denoise/weights")
 CHECKPOINT_DIR = MODELS_DIR / "checkpoints"  # a training stage's epochs, until it ends
 CLASSIFIER = MODELS_DIR / "classifier.keras"  # emotion_classifier
 TRAIN_METRICS_DIR = Path("metrics/train")  # dvclive: metrics/train/<model>/<task>
@@ -23,6 +27,7 @@ PSNR_TABLE = Path("plots/psnr.csv")
 PER_IMAGE = Path("plots/per_image.csv")  # each test face's PSNR: FER2013 data, in DVC's cache
 GRID_DIR = Path("plots/grids")
 ANALYSIS = Path("metrics/analysis.json")  # error_analysis
+ROBUSTNESS = Path("metrics/robustness.json")
 WORST_DIR = Path("plots/worst")
 ROBUSTNESS_PLOT = Path("plots/robustness.png")
 RECOGNITION = Path("metrics/recognition.json")  # recognition
@@ -42,6 +47,14 @@ def model_path(model: str, task: str) -> Path:
 
 def extra_model_path(model: str, task: str) -> Path:
     return EXTRA_MODELS_DIR / model / f"{task}.keras"
+
+
+def blind_model_path(task: str) -> Path:
+    return BLIND_DIR / f"{task}.keras"
+
+
+def shipped_path(family: str) -> Path:
+    return SHIPPED_DIR / f"{family}.keras"
 
 
 def discriminator_path(task: str) -> Path:

@@ -39,14 +39,18 @@ def save_grid(path: Path, clean: np.ndarray, columns: dict[str, np.ndarray], tit
     plt.close(figure)
 
 
-def save_curves(path: Path, panels: dict[str, dict[str, list]], marks: dict[str, float], labels):
-    """One panel per key of `panels`, one line per series of (x, y) points; a dashed vertical
-    line at `marks[panel]`. `labels` are the x and y axis titles."""
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+def save_curves(
+    path: Path, panels: dict[str, dict[str, list]], marks: dict[str, list[float]], labels
+):
+    """One panel per key of `panels`, one line per series of (x, y) points; dashed vertical
+    lines at `marks[panel]`. `labels` are the x and y axis titles."""
+    figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.4), squeeze=False)
     for axis, (title, series) in zip(axes[0], panels.items(), strict=True):
-        for name, points in series.items():
-            axis.plot(*zip(*points, strict=True), "o-", label=name)
-        axis.axvline(marks[title], color="gray", linestyle="--", linewidth=1)
+        colours = plt.cm.tab10.colors + plt.cm.Dark2.colors
+        for index, (name, points) in enumerate(series.items()):
+            axis.plot(*zip(*points, strict=True), "o-", label=name, color=colours[index])
+        for mark in marks[title]:
+            axis.axvline(mark, color="gray", linestyle="--", linewidth=1)
         axis.set_title(title, fontsize=9)
         axis.set_xlabel(labels[0], fontsize=8)
         axis.set_ylabel(labels[1], fontsize=8)

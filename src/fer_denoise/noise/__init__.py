@@ -33,7 +33,9 @@ class NoiseType(Settings):
     name: ClassVar[str]  # the `type` value in params.yaml
     level_key: ClassVar[str]  # the spec key of its strength (see `level` and `scaled`)
     level_setting: ClassVar[str | None] = None  # its params.yaml key, if not level_key
-    max_level: ClassVar[float | None] = None  # the highest strength that makes sense
+    # The values of `level_key` that the robustness sweep of `error_analysis` tries, for
+    # every model of this noise type, the blind one included: the range users meet.
+    sweep: ClassVar[tuple[float, ...]] = ()
     impulse: ClassVar[bool] = False  # hits some pixels and leaves the rest exactly as they were
     classical_baseline: ClassVar[str] = "median_3x3"  # fer_denoise.baselines.CLASSICAL
     tuned_filters: ClassVar[tuple[str, ...]] = ()  # fer_denoise.baselines.TUNED_FILTERS
@@ -74,11 +76,15 @@ class NoiseType(Settings):
         return spec[cls.level_key]
 
     @classmethod
-    def scaled(cls, spec: dict[str, Any], scale: float) -> dict[str, Any]:
-        """The same noise with its level times `scale` (capped at `max_level`)."""
-        level = spec[cls.level_key] * scale
-        capped = level if cls.max_level is None else min(level, cls.max_level)
-        return {**spec, cls.level_key: capped}
+    def family(cls) -> str:
+        """The kind of model that restores it: `impulse` for impulse noise, else its name
+        (a blind model per family ships in the package)."""
+        return "impulse" if cls.impulse else cls.name
+
+    @classmethod
+    def sweep_specs(cls) -> list[dict[str, Any]]:
+        """One fixed-level spec per level of `sweep`."""
+        return [{"type": cls.name, cls.level_key: value} for value in cls.sweep]
 
 
 REGISTRY: dict[str, type[NoiseType]] = {}
@@ -144,9 +150,9 @@ def noise_level(spec: dict[str, Any]) -> float:
     return noise_type(spec["type"]).level(spec)
 
 
-def scaled_noise(spec: dict[str, Any], scale: float) -> dict[str, Any]:
-    """The same noise with its strength times `scale`."""
-    return noise_type(spec["type"]).scaled(spec, scale)
+def family(spec: dict[str, Any]) -> str:
+    """`impulse` or the noise type's name: which blind model restores this noise."""
+    return noise_type(spec["type"]).family()
 
 
 def is_impulse(spec: dict[str, Any]) -> bool:

@@ -22,6 +22,7 @@ class Gaussian(NoiseType):
     level_key: ClassVar[str] = "sigma"
     level_setting: ClassVar[str | None] = "std"  # sigma = factor * std
     tuned_filters: ClassVar[tuple[str, ...]] = ALL_FILTERS
+    sweep: ClassVar[tuple[float, ...]] = (0.01, 0.02, 0.04, 0.06, 0.09, 0.12, 0.18, 0.24, 0.3)
 
     def resolve(self, factor: float) -> dict[str, Any]:
         if self.sigma_range is not None:

@@ -2,7 +2,7 @@
 with its brightness. `peak` is the photon count of a white pixel: the lower, the noisier.
 
 Its strength for the robustness sweep is the noise sigma of a white pixel, 1 / sqrt(peak), so
-that a sweep over scales reads like a Gaussian one.
+that the sweep's x axis reads like a Gaussian one.
 """
 
 from typing import Any, ClassVar, Literal
@@ -28,6 +28,7 @@ class Poisson(NoiseType):
         "nl_means",
         "bm3d",
     )
+    sweep: ClassVar[tuple[float, ...]] = (400.0, 100.0, 30.0, 10.0, 4.0)  # sigma 0.05 to 0.5
 
     def resolve(self, factor: float) -> dict[str, Any]:
         return {"type": self.name, "peak": self.peak}
@@ -40,7 +41,3 @@ class Poisson(NoiseType):
     @classmethod
     def level(cls, spec: dict[str, Any]) -> float:
         return 1.0 / float(np.sqrt(spec["peak"]))
-
-    @classmethod
-    def scaled(cls, spec: dict[str, Any], scale: float) -> dict[str, Any]:
-        return {**spec, "peak": spec["peak"] / scale**2}

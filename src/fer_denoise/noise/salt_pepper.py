@@ -17,7 +17,7 @@ class SaltPepper(NoiseType):
 
     name: ClassVar[str] = "salt_pepper"
     level_key: ClassVar[str] = "amount"
-    max_level: ClassVar[float | None] = 1.0
+    sweep: ClassVar[tuple[float, ...]] = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
     impulse: ClassVar[bool] = True
     classical_baseline: ClassVar[str] = "switching_median"
     # BM3D is built for Gaussian noise (and takes 0.7 s a face): not tried on impulses.

@@ -1,6 +1,7 @@
 """Stage `evaluate`: every task's PrivateTest noisy set through the noisy input, the classical
-baseline, the U-Net, the Attention U-Net and the GAN; per-image mean PSNR / SSIM / MSE, with the
-tuned filters of the `baselines` stage beside them. With `evaluate.flip_ensemble`, each model
+baseline, the U-Net, the Attention U-Net, the GAN and the blind model of the task's noise family
+(trained for every level, `blind`); per-image mean PSNR / SSIM / MSE, with the tuned filters of
+the `baselines` stage beside them. With `evaluate.flip_ensemble`, each model
 restores every face and its mirror image, and the two are averaged.
 
 Writes metrics/evaluate.json (the headline: task -> noisy, best_filter, each denoiser, best ->
@@ -33,7 +34,7 @@ from fer_denoise.paths import (
 )
 from fer_denoise.plots import save_grid
 
-PER_IMAGE_COLUMNS = ("noisy", "classical", "unet", "attention_unet", "gan")
+PER_IMAGE_COLUMNS = ("noisy", "classical", "unet", "attention_unet", "gan", "blind")
 
 
 def tuned_baselines(task: str) -> dict[str, dict]:
@@ -80,7 +81,11 @@ def main() -> None:
             spec["type"], noisy, params.evaluate.switching_median_guard
         )
         outputs[baseline] = restored
-        denoisers = params.trained_models(task) | params.extra_models_of(task)
+        denoisers = (
+            params.trained_models(task)
+            | params.extra_models_of(task)
+            | params.blind_model_for(task)
+        )
         for model, path in denoisers.items():
             outputs[model] = denoise(load_model(path), noisy, params.evaluate.flip_ensemble)
         results[task] = {name: summarize(clean, images) for name, images in outputs.items()}

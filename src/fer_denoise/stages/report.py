@@ -1,6 +1,7 @@
 """Stage `report`: metrics/README.md, the committed results as markdown tables that GitHub
 renders: PSNR / SSIM per task and model, the tuned classical filters, emotion recognition
-accuracy / macro-F1, and the error analysis (edge and flat pixels, PSNR per emotion).
+accuracy / macro-F1, and the error analysis (edge and flat pixels, PSNR per emotion, PSNR across
+noise levels).
 
 Generated from the metrics JSON files, so it always matches them.
 """
@@ -15,6 +16,7 @@ from fer_denoise.paths import (
     EVALUATION_DETAILS,
     RECOGNITION_DETAILS,
     REPORT,
+    ROBUSTNESS,
     baselines_path,
 )
 
@@ -45,7 +47,9 @@ def filter_cell(scores: dict, faces: int) -> str:
     return f"{scores['psnr']:.2f} / {scores['ssim']:.3f} ({setting} {scores[setting]:g}{subset})"
 
 
-def render(evaluation: dict, recognition: dict, analysis: dict, filters: dict) -> str:
+def render(
+    evaluation: dict, recognition: dict, analysis: dict, robustness: dict, filters: dict
+) -> str:
     """The page. `filters` holds each task's tuned classical filters (the `baselines` stage),
     which evaluate.json repeats: they get a table of their own."""
     clean = recognition["clean"]
@@ -104,6 +108,20 @@ def render(evaluation: dict, recognition: dict, analysis: dict, filters: dict) -
         }
         lines += ["", f"## PSNR (dB) per emotion: {task}", ""]
         lines += table(by_emotion, lambda psnr: f"{psnr:.2f}", lambda psnr: psnr, "emotion")
+    for kind, curves in robustness.items():
+        levels = list(dict.fromkeys(level for curve in curves.values() for level in curve))
+        by_level = {
+            level: {name: curve[level] for name, curve in curves.items() if level in curve}
+            for level in levels
+        }
+        lines += ["", f"## PSNR (dB) across noise levels: {kind}", ""]
+        lines += [
+            "Each fixed-level task's models and the blind model (`blind`), on the first "
+            "PrivateTest faces (`params.yaml` `analysis.robustness_images`) noised at every "
+            "level.",
+            "",
+        ]
+        lines += table(by_level, lambda psnr: f"{psnr:.2f}", lambda psnr: psnr, "level")
     return "\n".join(lines) + "\n"
 
 
@@ -119,6 +137,7 @@ def main() -> None:
         evaluation,
         read_metrics(RECOGNITION_DETAILS, "recognition"),
         read_metrics(ANALYSIS, "error_analysis"),
+        read_metrics(ROBUSTNESS, "error_analysis"),
         {task: read_metrics(baselines_path(task), f"baselines@{task}") for task in evaluation},
     )
     with atomic_path(REPORT) as tmp:
