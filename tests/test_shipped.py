@@ -71,7 +71,7 @@ def test_denoise_without_a_model_restores_both_families_and_says_which_it_chose(
     assert "3 by the gaussian model" in result.stderr and "3 by the impulse model" in result.stderr
     for stem, face in clean.items():
         before = to_float(np.asarray(Image.open(inputs / f"{stem}.png")))
-        after = to_float(np.asarray(Image.open(tmp_path / "out" / f"{stem}.png")))
+        after = to_float(np.asarray(Image.open(tmp_path / "out" / "in" / f"{stem}.png")))
         assert (
             psnr_per_image(face[None], after[None])[0]
             > psnr_per_image(face[None], before[None])[0] + 3
