@@ -522,7 +522,7 @@ class ShippedDenoisers:
     def __init__(self, noise: str, batch_size: int, flip_ensemble: bool) -> None:
         from fer_denoise.shipped import shipped_model, shipped_models
 
-        families = list(shipped_models()) if noise == "auto" else [noise]
+        families = (list(shipped_models()) or ["gaussian"]) if noise == "auto" else [noise]
         self.denoisers = {
             family: Denoiser(shipped_model(family), batch_size, flip_ensemble)
             for family in families
@@ -539,10 +539,10 @@ class ShippedDenoisers:
             return self.denoisers[family](images)
         families = np.array([noise_family(image) for image in images])
         output = np.empty(images.shape, np.float32)
-        for family in np.unique(families):
-            if family not in self.denoisers:
-                family = "gaussian"
-            rows = families == family
+        for detected in np.unique(families):
+            rows = families == detected
+            # A package without a model for the detected family falls back to any it has.
+            family = detected if detected in self.denoisers else next(iter(self.denoisers))
             output[rows] = self.denoisers[family](images[rows])
             self.chosen[family] += int(rows.sum())
         return output
