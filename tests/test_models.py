@@ -91,12 +91,14 @@ def test_keras_ssim_matches_skimage():
 
 def test_losses_are_zero_for_a_perfect_output_and_psnr_is_known():
     images = np.random.default_rng(0).random((2, 48, 48, 1)).astype(np.float32)
-    for name in ("mse", "mae", "l1+ssim"):
+    for name in ("mse", "mae", "l1+ssim", "rmse"):
         assert float(get_loss(name)(images, images)) == pytest.approx(0.0, abs=1e-5)
     # the PSNR loss is minus the mean per-image PSNR, also when the faces' errors differ
     outputs = images + np.array([0.1, 0.01], np.float32)[:, None, None, None]
     assert float(get_loss("psnr")(images, outputs)) == pytest.approx(-30.0, abs=1e-3)
     assert float(psnr_loss(images, outputs)) == pytest.approx(-float(psnr(images, outputs)))
+    # the RMSE loss is the mean of the faces' RMSEs, not the RMSE of all pixels
+    assert float(get_loss("rmse")(images, outputs)) == pytest.approx(0.055, abs=1e-5)
     assert float(l1_ssim(images, images + 0.1)) > 0.0
     assert float(psnr(images, images + 0.1)) == pytest.approx(20.0, abs=1e-3)
 

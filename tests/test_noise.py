@@ -144,6 +144,25 @@ def test_a_range_task_draws_a_seeded_level_per_image_within_the_range(name):
     assert np.corrcoef(levels, deviation)[0, 1] > 0.9
 
 
+def test_a_low_range_gives_its_share_of_images_a_fainter_level():
+    plain = parse_task("noise.tasks.b", {"type": "gaussian", "sigma_range": [0.0, 0.3]})
+    focused = parse_task(
+        "noise.tasks.b",
+        {"type": "gaussian", "sigma_range": [0.0, 0.3], "low_range": [0.0, 0.06], "low_share": 0.5},
+    )
+    clean = np.full((4000, 4, 4), 0.5, np.float32)
+    _, uniform = draw_noise(clean, plain.resolve(0.2), task_rng(1, "b", "train"))
+    spec = focused.resolve(0.2)
+    assert spec["low_range"] == [0.0, 0.06] and spec["low_share"] == 0.5
+    _, levels = draw_noise(clean, spec, task_rng(1, "b", "train"))
+    # uniform: 20% of the faces below 0.06; half of them from the low range: 50% + 10%
+    assert np.mean(uniform < 0.06) == pytest.approx(0.2, abs=0.03)
+    assert np.mean(levels < 0.06) == pytest.approx(0.6, abs=0.03)
+    assert 0.0 <= levels.min() and levels.max() <= 0.3
+    _, again = draw_noise(clean, spec, task_rng(1, "b", "train"))
+    np.testing.assert_array_equal(levels, again)
+
+
 def test_a_fixed_level_task_draws_as_before_ranges_existed():
     spec = {"type": "gaussian", "sigma": 0.04}
     clean = np.full((4, 8, 8), 0.5, np.float32)
@@ -162,6 +181,18 @@ def test_a_fixed_level_task_draws_as_before_ranges_existed():
         ({"type": "gaussian"}, "exactly one of `std` and `sigma_range`"),
         ({"type": "salt_pepper", "amount_range": [0.3, 0.1]}, "must be \\[lowest, highest\\]"),
         ({"type": "salt_pepper", "amount_range": [0.1]}, "`noise.tasks.t.amount_range` must be"),
+        (
+            {"type": "gaussian", "std": 0.2, "low_range": [0, 0.1]},
+            "`low_range` needs `sigma_range`",
+        ),
+        (
+            {"type": "gaussian", "sigma_range": [0.0, 0.3], "low_range": [0.0, 0.5]},
+            "inside `sigma_range`",
+        ),
+        (
+            {"type": "gaussian", "sigma_range": [0, 0.3], "low_range": [0, 0.1], "low_share": 1},
+            "low_share",
+        ),
     ],
 )
 def test_a_level_and_its_range_are_checked(task, message):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from fer_denoise.checkpoints import TrainingRun
 from fer_denoise.errors import UserError
 from fer_denoise.params import Classifier
 from fer_denoise.recognition import accuracy, build_emotion_classifier, macro_f1
@@ -66,10 +67,11 @@ def striped_faces(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return images, labels.astype(np.uint8)
 
 
-def fit_striped(settings, live_log):
+def fit_striped(settings, live_log, checkpoints):
     images, labels = striped_faces(240, seed=1)
     split = np.array(["train"] * 160 + ["val"] * 80)
-    return fit_classifier(Classifier(**settings), images, labels, split, live_log)
+    run = TrainingRun(checkpoints, {}, [])
+    return fit_classifier(Classifier(**settings), images, labels, split, live_log, run)
 
 
 class Recorded:
@@ -85,10 +87,10 @@ class Recorded:
         self.steps += 1
 
 
-def test_the_classifier_learns_keeps_its_best_epoch_and_repeats_itself():
+def test_the_classifier_learns_keeps_its_best_epoch_and_repeats_itself(tmp_path):
     first_log, second_log = Recorded(), Recorded()
-    model, history = fit_striped(SETTINGS, first_log)
-    again, _ = fit_striped(SETTINGS, second_log)
+    model, history = fit_striped(SETTINGS, first_log, tmp_path / "first")
+    again, _ = fit_striped(SETTINGS, second_log, tmp_path / "second")
 
     assert max(history["val_accuracy"]) > 0.8  # chance is 1/3
     assert first_log.steps == len(history["val_accuracy"])
@@ -97,7 +99,10 @@ def test_the_classifier_learns_keeps_its_best_epoch_and_repeats_itself():
         np.testing.assert_array_equal(weights, repeated)
 
 
-def test_the_classifier_needs_training_and_validation_images():
+def test_the_classifier_needs_training_and_validation_images(tmp_path):
     images, labels = striped_faces(20, seed=2)
+    run = TrainingRun(tmp_path / "checkpoint", {}, [])
     with pytest.raises(UserError, match="no PublicTest images"):
-        fit_classifier(Classifier(**SETTINGS), images, labels, np.array(["train"] * 20), Recorded())
+        fit_classifier(
+            Classifier(**SETTINGS), images, labels, np.array(["train"] * 20), Recorded(), run
+        )

@@ -1,4 +1,5 @@
-"""A training stage killed with SIGKILL resumes from its last checkpoint, with the same result."""
+"""A training stage killed with SIGKILL resumes from its last checkpoint, with the same result:
+the denoisers' `fit` stages, the GAN's loop and the emotion classifier alike."""
 
 import json
 import os
@@ -29,20 +30,33 @@ class Stage:
     model: str
     command: tuple[str, ...]
     kill_after: int
+    task: str | None = TASK
 
     @property
     def state(self) -> Path:
-        return Path("models/checkpoints") / self.model / TASK / "state.json"
+        return Path("models/checkpoints") / self.model / (self.task or "") / "state.json"
 
     @property
     def saved(self) -> Path:
-        return Path("models") / self.model / f"{TASK}.keras"
+        return Path("models") / (
+            f"{self.model}/{self.task}.keras" if self.task else "classifier.keras"
+        )
+
+    @property
+    def live(self) -> Path:
+        return Path("metrics/train") / self.model / (self.task or "") / "metrics.json"
 
 
-UNET = Stage("unet", (sys.executable, "-m", "fer_denoise.stages.train", "unet", TASK), 1)
+def module(name: str, *arguments: str) -> tuple[str, ...]:
+    return (sys.executable, "-m", f"fer_denoise.stages.{name}", *arguments)
+
+
+UNET = Stage("unet", module("train", "unet", TASK), 1)
 # Killed in its second epoch, the first after the frozen one: the resumed run must restore
 # the optimizer of the all-layers phase, not start a new one.
-ATTENTION = Stage("attention_unet", (sys.executable, "-m", "fer_denoise.stages.fine_tune", TASK), 2)
+ATTENTION = Stage("attention_unet", module("fine_tune", TASK), 2)
+GAN = Stage("gan", module("adversarial", TASK), 1)  # its own loop, two networks and optimizers
+CLASSIFIER = Stage("classifier", module("emotion_classifier"), 1, task=None)
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +70,10 @@ def workspace(tmp_path_factory) -> Path:
     params["train"].update(epochs=3, batch_size=8, early_stopping_patience=3)
     params["fine_tune"].update(epochs=3, frozen_epochs=1)
     params["curriculum"] = {TASK: {"init": SCRATCH}}
+    params["gan"].update(epochs=3, steps_per_epoch=6, batch_size=8, discriminator_filters=4)
+    params["classifier"].update(
+        epochs=3, batch_size=8, width=4, blocks=2, early_stopping_patience=3
+    )
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     cwd = Path.cwd()
     os.chdir(work)
@@ -65,6 +83,8 @@ def workspace(tmp_path_factory) -> Path:
         add_noise.main(TASK)
     finally:
         os.chdir(cwd)
+    # The GAN starts from the task's Attention U-Net.
+    subprocess.run(ATTENTION.command, cwd=work, check=True, capture_output=True)
     return work
 
 
@@ -74,14 +94,16 @@ def weights(model_file: Path) -> list[np.ndarray]:
     return keras.saving.load_model(model_file, compile=False).get_weights()
 
 
-@pytest.mark.parametrize("stage", [UNET, ATTENTION], ids=lambda stage: stage.model)
+@pytest.mark.parametrize("stage", [UNET, ATTENTION, GAN, CLASSIFIER], ids=lambda stage: stage.model)
 def test_killed_training_resumes_and_ends_with_the_uninterrupted_weights(
     workspace, tmp_path, stage
 ):
     whole = copy_run(workspace, tmp_path / "whole")
+    killed = copy_run(workspace, tmp_path / "killed")
+    for run in (whole, killed):  # the fixture's Attention U-Net, which the GAN starts from
+        (run / stage.saved).unlink(missing_ok=True)
     subprocess.run(stage.command, cwd=whole, check=True, capture_output=True)
 
-    killed = copy_run(workspace, tmp_path / "killed")
     process = subprocess.Popen(stage.command, cwd=killed, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while process.poll() is None and epochs_done(killed / stage.state) < stage.kill_after:
@@ -100,9 +122,8 @@ def test_killed_training_resumes_and_ends_with_the_uninterrupted_weights(
         weights(killed / stage.saved), weights(whole / stage.saved), strict=True
     ):
         np.testing.assert_array_equal(resumed_array, whole_array)
-    live = f"metrics/train/{stage.model}/{TASK}/metrics.json"
-    resumed_metrics = json.loads((killed / live).read_text())
-    assert resumed_metrics == json.loads((whole / live).read_text())
+    resumed_metrics = json.loads((killed / stage.live).read_text())
+    assert resumed_metrics == json.loads((whole / stage.live).read_text())
     assert resumed_metrics["step"] == 2
 
 

@@ -1,8 +1,9 @@
 """Per-epoch training checkpoints: a killed training stage resumes from its last finished epoch.
 
-A checkpoint lives in models/checkpoints/<model>/<task>/, outside DVC's outputs (DVC deletes a
-stage's outputs before it reruns the stage) and out of git. It holds the weights, the optimizer's
-variables (learning rate and moments included), the best weights so far and the TrainingState.
+A checkpoint lives in models/checkpoints/<model>/<task>/ (the classifier's in
+models/checkpoints/classifier/), outside DVC's outputs (DVC deletes a stage's outputs before it
+reruns the stage) and out of git. It holds the networks' variables, the optimizers' variables
+(learning rate and moments included), the best weights so far and the TrainingState.
 A fingerprint of the params, the input data and the package's code makes sure that only the
 same run resumes it; the stage deletes it once the model is saved.
 """
@@ -20,7 +21,13 @@ import fer_denoise
 from fer_denoise.errors import UserError
 from fer_denoise.files import atomic_path
 from fer_denoise.paths import CHECKPOINT_DIR
-from fer_denoise.training import PlateauSchedule, TrainingState
+from fer_denoise.training import (
+    EpochBatches,
+    PlateauSchedule,
+    ProgressLog,
+    StartEpoch,
+    TrainingState,
+)
 
 PACKAGE_DIR = Path(fer_denoise.__file__).parent
 
@@ -59,36 +66,29 @@ def _load_arrays(path: Path) -> list[np.ndarray]:
         return [data[f"arr_{i}"] for i in range(len(data.files))]
 
 
-def save_checkpoint(
-    directory: Path,
-    run_fingerprint: str,
-    state: TrainingState,
-    model: keras.Model,
-    best_weights: list[np.ndarray],
-) -> None:
-    """Write the whole checkpoint under a temporary name, then rename it into place."""
-    try:
-        with atomic_path(directory) as tmp:
-            tmp.mkdir()
-            _save_arrays(tmp / "weights.npz", model.get_weights())
-            optimizer = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
-            _save_arrays(tmp / "optimizer.npz", optimizer)
-            _save_arrays(tmp / "best_weights.npz", best_weights)
-            state_json = {"fingerprint": run_fingerprint, **asdict(state)}
-            (tmp / "state.json").write_text(json.dumps(state_json, indent=1))
-    except OSError as error:
-        raise UserError(
-            f"cannot write the training checkpoint {directory} ({error.strerror or error}); "
-            "free some space, or make the folder writable, then rerun to resume"
-        ) from error
+def variables_of(models: list[keras.Model]) -> list[np.ndarray]:
+    """Every variable of several networks as one list (a GAN's two, a denoiser's one): the
+    weights and the random layers' seed states, which decide a resumed epoch's augmentations
+    and dropout."""
+    return [keras.ops.convert_to_numpy(v) for model in models for v in model.variables]
+
+
+def set_variables_of(models: list[keras.Model], values: list[np.ndarray]) -> None:
+    """The inverse of variables_of."""
+    variables = [variable for model in models for variable in model.variables]
+    if len(variables) != len(values):
+        raise ValueError("the checkpoint's variables do not fit the models")
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
 
 
 @dataclass
 class Checkpoint:
-    """A finished epoch: the model's and optimizer's variables, the best weights, the state."""
+    """A finished epoch: the networks' variables (weights and seed states), the optimizers'
+    variables, the best weights, the state."""
 
     state: TrainingState
-    weights: list[np.ndarray]
+    variables: list[np.ndarray]
     optimizer: list[np.ndarray]
     best_weights: list[np.ndarray]
 
@@ -106,33 +106,111 @@ def load_checkpoint(directory: Path, run_fingerprint: str) -> Checkpoint | None:
         return None
     return Checkpoint(
         TrainingState(**saved),
-        _load_arrays(directory / "weights.npz"),
+        _load_arrays(directory / "variables.npz"),
         _load_arrays(directory / "optimizer.npz"),
         _load_arrays(directory / "best_weights.npz"),
     )
 
 
-def restore_optimizer(model: keras.Model, values: list[np.ndarray]) -> None:
-    """Give a compiled model's optimizer the saved moments and step count."""
-    model.optimizer.build(model.trainable_variables)
-    if len(values) != len(model.optimizer.variables):
-        raise ValueError("the checkpoint's optimizer state does not fit the model")
-    for variable, value in zip(model.optimizer.variables, values, strict=True):
-        variable.assign(value)
+class TrainingRun:
+    """One training stage's checkpoint: every training stage (denoisers, the GAN, the emotion
+    classifier) saves one after each epoch and resumes from it the same way.
+
+    `models` are the compiled networks whose weights and optimizers make up the run: a
+    denoiser or the classifier is one; the GAN is its discriminator and its generator's trainer.
+    """
+
+    def __init__(self, directory: Path, config: dict, inputs: list[Path]):
+        check_writable(directory)
+        self.directory = directory
+        self.fingerprint = fingerprint(config, inputs)
+        self.checkpoint = load_checkpoint(directory, self.fingerprint)
+        self.state = self.checkpoint.state if self.checkpoint else TrainingState()
+        self.best_weights = self.checkpoint.best_weights if self.checkpoint else None
+
+    def resume(self, models: list[keras.Model]) -> bool:
+        """Load the checkpoint's variables into `models`; False when there is none."""
+        if not self.checkpoint:
+            return False
+        set_variables_of(models, self.checkpoint.variables)
+        print(f"resuming from {self.directory} after epoch {self.state.epochs_done}")
+        return True
+
+    def restore_optimizers(self, models: list[keras.Model]) -> None:
+        """Give the compiled models' optimizers the saved moments and step counts."""
+        variables = []
+        for model in models:
+            model.optimizer.build(model.trainable_variables)
+            variables += model.optimizer.variables
+        if len(self.checkpoint.optimizer) != len(variables):
+            raise ValueError("the checkpoint's optimizer state does not fit the model")
+        for variable, value in zip(variables, self.checkpoint.optimizer, strict=True):
+            variable.assign(value)
+
+    def save(self, models: list[keras.Model], best_weights: list[np.ndarray]) -> None:
+        """Write the whole checkpoint under a temporary name, then rename it into place."""
+        try:
+            with atomic_path(self.directory) as tmp:
+                tmp.mkdir()
+                _save_arrays(tmp / "variables.npz", variables_of(models))
+                optimizers = [
+                    keras.ops.convert_to_numpy(variable)
+                    for model in models
+                    for variable in model.optimizer.variables
+                ]
+                _save_arrays(tmp / "optimizer.npz", optimizers)
+                _save_arrays(tmp / "best_weights.npz", best_weights)
+                state = {"fingerprint": self.fingerprint, **asdict(self.state)}
+                (tmp / "state.json").write_text(json.dumps(state, indent=1))
+        except OSError as error:
+            raise UserError(
+                f"cannot write the training checkpoint {self.directory} "
+                f"({error.strerror or error}); free some space, or make the folder writable, "
+                "then rerun to resume"
+            ) from error
+
+    def finish(self) -> None:
+        """Delete the checkpoint once the trained model is saved."""
+        shutil.rmtree(self.directory)
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """Save a checkpoint after each epoch, once the schedule has updated its state."""
+    """Save the run's checkpoint after each epoch of `fit`, once the schedule has updated its
+    state."""
 
-    def __init__(self, directory: Path, run_fingerprint: str, schedule: PlateauSchedule):
+    def __init__(self, run: TrainingRun, schedule: PlateauSchedule):
         super().__init__()
-        self.directory, self.run_fingerprint, self.schedule = directory, run_fingerprint, schedule
+        self.run, self.schedule = run, schedule
 
     def on_epoch_end(self, epoch, logs=None):
-        save_checkpoint(
-            self.directory,
-            self.run_fingerprint,
-            self.schedule.state,
-            self.model,
-            self.schedule.best_weights,
-        )
+        self.run.save([self.model], self.schedule.best_weights)
+
+
+def fit_resumable(
+    model: keras.Model,
+    batches: EpochBatches,
+    validation: tuple[np.ndarray, np.ndarray],
+    run: TrainingRun,
+    schedule: PlateauSchedule,
+    metrics_log: keras.callbacks.Callback,
+    end: int,
+    total_epochs: int,
+) -> None:
+    """`model.fit` from the run's next epoch up to epoch `end` (of `total_epochs`), with the
+    callbacks that every `fit` of the pipeline shares: the epoch's batch order, the schedule,
+    the checkpoint, progress lines and dvclive."""
+    model.fit(
+        batches,
+        validation_data=validation,
+        initial_epoch=run.state.epochs_done,
+        epochs=end,
+        shuffle=False,  # the batches shuffle themselves, repeatably (StartEpoch)
+        verbose=0,
+        callbacks=[
+            StartEpoch(batches),
+            schedule,
+            EpochCheckpoint(run, schedule),
+            ProgressLog(total_epochs, len(batches), batches.batch_size),
+            metrics_log,
+        ],
+    )

@@ -1,25 +1,18 @@
-"""Training one denoiser on one noise task: the U-Nets of `train_<model>`, the extra models and
-the Attention U-Net curriculum (`fine_tune`) all go through `fit_denoiser`.
+"""Training one denoiser on one noise task: the U-Nets of `train_<model>`, the extra models, the
+Attention U-Net curriculum (`fine_tune`) and the blind models all go through `fit_denoiser`.
 
 Fresh noise per batch (train.fresh_noise) uses the noise spec stored in data/noisy/<task>.npz;
 PublicTest with its fixed noise drives early stopping and the learning-rate schedule. Every epoch
-ends with a checkpoint, so rerunning a killed stage continues from its last finished epoch and
-ends with the same weights as an uninterrupted run.
+ends with a checkpoint (checkpoints.TrainingRun), so rerunning a killed stage continues from its
+last finished epoch and ends with the same weights as an uninterrupted run.
 """
 
-import shutil
 from pathlib import Path
 
 import keras
-from dvclive import Live
+import numpy as np
 
-from fer_denoise.checkpoints import (
-    EpochCheckpoint,
-    check_writable,
-    fingerprint,
-    load_checkpoint,
-    restore_optimizer,
-)
+from fer_denoise.checkpoints import TrainingRun, fit_resumable
 from fer_denoise.datasets import load_noisy, load_prepared
 from fer_denoise.distribute import distribution_scope
 from fer_denoise.files import atomic_path
@@ -36,9 +29,8 @@ from fer_denoise.training import (
     LiveMetrics,
     NoisyBatches,
     PlateauSchedule,
-    ProgressLog,
-    StartEpoch,
     TrainingState,
+    live_log,
     make_deterministic,
 )
 from fer_denoise.transfer import freeze_encoder, leaf_layers, seed_from
@@ -72,22 +64,9 @@ def learning_rate(train: Train, state: TrainingState, steps: int):
     return state.learning_rate or train.learning_rate
 
 
-def fit_denoiser(
-    params: Params,
-    model_name: str,
-    task: str,
-    train: Train,
-    init: Path | None = None,
-    frozen_epochs: int = 0,
-) -> None:
-    """Train `model_name` on `task` with the `train` settings and save it with its card.
-
-    With `init`, the model starts from that saved model's matching layers; with
-    `frozen_epochs`, its encoder stays frozen for that many epochs (then a fresh optimizer
-    trains every layer).
-    """
-    params.task(task)
-    make_deterministic(train.seed)
+def training_data(task: str, train: Train) -> tuple[NoisyBatches, tuple[np.ndarray, np.ndarray]]:
+    """The task's training batches (Training faces, fresh or stored noise) and its validation
+    pair (PublicTest with the task's fixed noise, clean PublicTest)."""
     prepared = load_prepared()
     spec, noisy = load_noisy(task, "train", "val")
     images, split = prepared["images"], prepared["split"]
@@ -105,10 +84,37 @@ def fit_denoiser(
         with_channel_axis(to_float(noisy["val"])),
         with_channel_axis(to_float(images[split == "val"])),
     )
+    return batches, validation
 
-    settings = model_settings(params.models, model_name)
-    checkpoint_folder = checkpoint_dir(model_name, task)
-    run_fingerprint = fingerprint(
+
+def phases(frozen_epochs: int, epochs: int) -> list[tuple[int, int, bool]]:
+    """(first epoch, end epoch, encoder frozen) of each phase: a fresh optimizer starts each."""
+    frozen_epochs = min(frozen_epochs, epochs)
+    return [(0, frozen_epochs, True)] * bool(frozen_epochs) + [(frozen_epochs, epochs, False)]
+
+
+def fit_denoiser(
+    params: Params,
+    model_name: str,
+    task: str,
+    train: Train,
+    init: Path | None = None,
+    frozen_epochs: int = 0,
+) -> None:
+    """Train `model_name` on `task` with the `train` settings and save it with its card.
+
+    With `init`, the model starts from that saved model's matching layers; with
+    `frozen_epochs`, its encoder stays frozen for that many epochs (then a fresh optimizer
+    trains every layer).
+    """
+    params.task(task)
+    make_deterministic(train.seed)
+    batches, validation = training_data(task, train)
+    spec, settings = batches.spec, model_settings(params.models, model_name)
+    with distribution_scope(train.distribute) as replicas:
+        model = build_denoiser(model_name, validation[1].shape[1:], settings, spec, train)
+    run = TrainingRun(
+        checkpoint_dir(model_name, task),
         {
             "model": model_name,
             "task": task,
@@ -119,43 +125,26 @@ def fit_denoiser(
         },
         [PREPARED, noisy_path(task), *([init] if init else [])],
     )
-    with distribution_scope(train.distribute) as replicas:
-        model = build_denoiser(
-            model_name, with_channel_axis(images).shape[1:], settings, spec, train
-        )
-    check_writable(checkpoint_folder)
-    checkpoint = load_checkpoint(checkpoint_folder, run_fingerprint)
-    state = checkpoint.state if checkpoint else TrainingState()
     print(
         f"{model_name}@{task}: {model.count_params():,} parameters, noise {spec}, "
         f"{len(batches.clean)} training images, {len(validation[0])} validation images"
         + (f", {replicas} replicas" if replicas > 1 else "")
     )
-    if checkpoint:
-        model.set_weights(checkpoint.weights)
-        print(f"resuming from {checkpoint_folder} after epoch {state.epochs_done}")
-    elif init:
+    if not run.resume([model]) and init:
         copied = seed_from(model, load_model(init), init)
         weighted = sum(1 for layer in leaf_layers(model) if layer.weights)
         print(f"started from {init}: copied {len(copied)} of {weighted} layers with weights")
+    state = run.state
     schedule = PlateauSchedule(
         state,
         stop_patience=train.early_stopping_patience,
         lr_patience=train.reduce_lr_patience if train.schedule == "plateau" else None,
         lr_factor=train.reduce_lr_factor,
-        best_weights=checkpoint.best_weights if checkpoint else None,
+        best_weights=run.best_weights,
     )
-    frozen_epochs = min(frozen_epochs, train.epochs)
-    phases = [(0, frozen_epochs, True)] if frozen_epochs else []
-    phases.append((frozen_epochs, train.epochs, False))
-
-    # dvclive writes its files in place, so it writes into a temporary folder renamed at the end.
-    with (
-        atomic_path(live_dir(model_name, task)) as live_tmp,
-        Live(dir=str(live_tmp), dvcyaml=None, save_dvc_exp=False) as live,
-    ):
+    with live_log(live_dir(model_name, task)) as live:
         metrics_log = LiveMetrics(live, state.history)
-        for start, end, frozen in phases:
+        for start, end, frozen in phases(frozen_epochs, train.epochs):
             if state.epochs_done >= end or schedule.stopped_early():
                 continue
             with distribution_scope(train.distribute):
@@ -167,28 +156,35 @@ def fit_denoiser(
                     loss=get_loss(train.loss),
                     metrics=[psnr],
                 )
-                if checkpoint and state.epochs_done > start:  # resumed inside this phase
-                    restore_optimizer(model, checkpoint.optimizer)
+                if run.checkpoint and state.epochs_done > start:  # resumed inside this phase
+                    run.restore_optimizers([model])
             if frozen:
                 print(f"encoder frozen for epochs {start + 1}-{end}")
-            model.fit(
-                batches,
-                validation_data=validation,
-                initial_epoch=state.epochs_done,
-                epochs=end,
-                shuffle=False,
-                verbose=0,
-                callbacks=[
-                    StartEpoch(batches),
-                    schedule,
-                    EpochCheckpoint(checkpoint_folder, run_fingerprint, schedule),
-                    ProgressLog(train.epochs, len(batches), train.batch_size),
-                    metrics_log,
-                ],
-            )
+            fit_resumable(model, batches, validation, run, schedule, metrics_log, end, train.epochs)
     schedule.restore_best()
+    path = params.model_file(model_name, task)
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+        frozen = min(frozen_epochs, train.epochs)
+        write_card(tmp, card(model, model_name, task, spec, settings, train, init, frozen, state))
+    run.finish()
+    print(f"saved {path}")
+
+
+def card(
+    model: keras.Model,
+    model_name: str,
+    task: str,
+    spec: dict,
+    settings,
+    train: Train,
+    init: Path | None,
+    frozen_epochs: int,
+    state: TrainingState,
+) -> dict:
+    """The model card: what was trained on what, from what, and its best validation epoch."""
     history, best = state.history, state.best_epoch - 1
-    card = {
+    return {
         "model": model_name,
         "task": task,
         "noise": spec,
@@ -206,8 +202,3 @@ def fit_denoiser(
             "val_psnr": round(history["val_psnr"][best], 4),
         },
     }
-    with atomic_path(params.model_file(model_name, task)) as tmp:
-        model.save(tmp)
-        write_card(tmp, card)
-    shutil.rmtree(checkpoint_folder)
-    print(f"saved {params.model_file(model_name, task)}")

@@ -2,6 +2,7 @@
 command."""
 
 import json
+import logging
 import zipfile
 from pathlib import Path
 
@@ -14,6 +15,19 @@ from fer_denoise.models.registry import architecture, extra_names
 from fer_denoise.stacks import like_input, with_channel_axis
 
 BATCH = 256  # images per predict call
+
+
+def _hide_retracing_notes() -> None:
+    """Hide TensorFlow's "triggered tf.function retracing" warning: every loaded model traces
+    its own predict function once (and once more for a last, smaller batch), which TensorFlow
+    counts as retracing of one function and reports as if something were wrong."""
+    if keras.backend.backend() == "tensorflow":
+        logging.getLogger("tensorflow").addFilter(
+            lambda record: "triggered tf.function retracing" not in record.getMessage()
+        )
+
+
+_hide_retracing_notes()
 
 
 def load_model(path: Path) -> keras.Model:

@@ -69,7 +69,7 @@ class Train(Settings):
     epochs: Count
     batch_size: BatchSize
     learning_rate: Rate
-    loss: Literal["mse", "mae", "l1+ssim", "psnr"]
+    loss: Literal["mse", "mae", "l1+ssim", "psnr", "rmse"]
     schedule: Literal["plateau", "cosine"]
     fresh_noise: bool
     switching_output: bool

@@ -65,8 +65,8 @@ def live_dir(model: str, task: str | None = None) -> Path:
     return TRAIN_METRICS_DIR / model / (task or "")
 
 
-def checkpoint_dir(model: str, task: str) -> Path:
-    return CHECKPOINT_DIR / model / task
+def checkpoint_dir(model: str, task: str | None = None) -> Path:
+    return CHECKPOINT_DIR / model / task if task else CHECKPOINT_DIR / model
 
 
 def baselines_path(task: str) -> Path:

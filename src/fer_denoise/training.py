@@ -3,12 +3,16 @@ and dvclive logging.
 """
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
+from fer_denoise.files import atomic_path
 from fer_denoise.noise import add_noise, task_rng, to_float
 from fer_denoise.stacks import with_channel_axis
 
@@ -49,7 +53,41 @@ def augment(
     return tuple(augmented)
 
 
-class NoisyBatches(keras.utils.PyDataset):
+class EpochBatches(keras.utils.PyDataset):
+    """Batches of rows in a random order that depends on (seed, name, epoch) alone, so that a
+    resumed run repeats it; StartEpoch tells them which epoch begins."""
+
+    def __init__(self, count: int, batch_size: int, seed: int, name: str):
+        super().__init__()
+        self.count, self.batch_size, self.seed, self.name = count, batch_size, seed, name
+        self.start_at(0)
+
+    def start_at(self, epoch: int) -> None:
+        """Serve `epoch`'s order (set by StartEpoch at the start of each epoch)."""
+        self.epoch = epoch
+        self.order = task_rng(self.seed, self.name, f"order-{epoch}").permutation(self.count)
+
+    def __len__(self) -> int:
+        return -(-self.count // self.batch_size)
+
+    def rows(self, index: int) -> np.ndarray:
+        """The rows of batch `index`, in ascending order (faster to gather)."""
+        return np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
+
+
+class LabelledBatches(EpochBatches):
+    """(image, label) batches of float images (N, H, W, 1) for a classifier."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int):
+        super().__init__(len(images), batch_size, seed, "classifier")
+        self.images, self.labels = images, labels
+
+    def __getitem__(self, index: int):
+        rows = self.rows(index)
+        return with_channel_axis(to_float(self.images[rows])), self.labels[rows]
+
+
+class NoisyBatches(EpochBatches):
     """(noisy, clean) batches of clean images in random order, reshuffled every epoch.
 
     With `fresh_noise`, each batch draws new noise from the task's own noise function, so the
@@ -71,25 +109,12 @@ class NoisyBatches(keras.utils.PyDataset):
         flip: bool = False,
         shift: float = 0.0,
     ):
-        super().__init__()
-        self.clean, self.noisy, self.spec = clean, noisy, spec
-        self.batch_size, self.seed, self.task = batch_size, seed, task
+        self.clean, self.noisy, self.spec, self.task = clean, noisy, spec, task
         self.flip, self.shift = flip, shift
-        self.start_at(0)
-
-    def start_at(self, epoch: int) -> None:
-        """Serve `epoch`'s order and noise (set by StartEpoch at the start of each epoch)."""
-        self.epoch = epoch
-        self.order = self._order()
-
-    def _order(self) -> np.ndarray:
-        return task_rng(self.seed, self.task, f"order-{self.epoch}").permutation(len(self.clean))
-
-    def __len__(self) -> int:
-        return -(-len(self.clean) // self.batch_size)
+        super().__init__(len(clean), batch_size, seed, task)
 
     def __getitem__(self, index: int):
-        rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
+        rows = self.rows(index)
         clean = with_channel_axis(to_float(self.clean[rows]))
         noisy = None if self.noisy is None else with_channel_axis(to_float(self.noisy[rows]))
         if self.flip or self.shift:
@@ -111,7 +136,7 @@ class StartEpoch(keras.callbacks.Callback):
     random state, which a resumed run cannot repeat. Fit with shuffle=False and this callback.
     """
 
-    def __init__(self, batches: NoisyBatches):
+    def __init__(self, batches: EpochBatches):
         super().__init__()
         self.batches = batches
 
@@ -127,7 +152,7 @@ class TrainingState:
     """
 
     epochs_done: int = 0
-    best_val_loss: float | None = None
+    best_score: float | None = None  # the best value of the monitored metric so far
     best_epoch: int = 0
     epochs_since_best: int = 0
     epochs_since_lr_change: int = 0
@@ -136,7 +161,8 @@ class TrainingState:
 
 
 class PlateauSchedule(keras.callbacks.Callback):
-    """Early stopping and learning-rate reduction on val_loss; keeps the best weights.
+    """Early stopping and learning-rate reduction on a validation metric (val_loss, lower is
+    better; or, with `higher_is_better`, for example val_accuracy); keeps the best weights.
 
     With `lr_patience` None the learning rate is left to the optimizer's own schedule.
 
@@ -151,10 +177,13 @@ class PlateauSchedule(keras.callbacks.Callback):
         lr_patience: int | None,
         lr_factor: float,
         best_weights: list[np.ndarray] | None = None,
+        monitor: str = "val_loss",
+        higher_is_better: bool = False,
     ):
         super().__init__()
         self.state, self.best_weights = state, best_weights
         self.stop_patience, self.lr_patience, self.lr_factor = stop_patience, lr_patience, lr_factor
+        self.monitor, self.sign = monitor, -1.0 if higher_is_better else 1.0
 
     def stopped_early(self) -> bool:
         return self.state.epochs_since_best >= self.stop_patience
@@ -168,9 +197,9 @@ class PlateauSchedule(keras.callbacks.Callback):
         for name, value in logs.items():
             state.history.setdefault(name, []).append(float(value))
         state.epochs_done = epoch + 1
-        val_loss = float(logs["val_loss"])
-        if state.best_val_loss is None or val_loss < state.best_val_loss:
-            state.best_val_loss, state.best_epoch = val_loss, epoch + 1
+        score = float(logs[self.monitor])
+        if state.best_score is None or self.sign * score < self.sign * state.best_score:
+            state.best_score, state.best_epoch = score, epoch + 1
             state.epochs_since_best = state.epochs_since_lr_change = 0
             self.best_weights = self.model.get_weights()
             return
@@ -180,7 +209,9 @@ class PlateauSchedule(keras.callbacks.Callback):
             learning_rate = self.learning_rate() * self.lr_factor
             self.model.optimizer.learning_rate = learning_rate
             state.learning_rate, state.epochs_since_lr_change = learning_rate, 0
-            print(f"val_loss did not improve: learning rate now {learning_rate:.3g}", flush=True)
+            print(
+                f"{self.monitor} did not improve: learning rate now {learning_rate:.3g}", flush=True
+            )
         if self.stopped_early():
             self.model.stop_training = True
 
@@ -234,3 +265,13 @@ class LiveMetrics(keras.callbacks.Callback):
         for name, value in (logs or {}).items():
             self.live.log_metric(name, float(value))
         self.live.next_step()
+
+
+@contextmanager
+def live_log(folder: Path) -> Iterator:
+    """A dvclive logger whose files appear in `folder` only when training ends: dvclive writes
+    in place, so it writes into a temporary folder renamed at the end."""
+    from dvclive import Live  # the training stages' dependency, not the batches' or schedule's
+
+    with atomic_path(folder) as tmp, Live(dir=str(tmp), dvcyaml=None, save_dvc_exp=False) as live:
+        yield live

@@ -8,6 +8,7 @@ classical baselines. Sampling is a pure function of the clean images, the spec a
 so the fixed noisy sets (stage `noise`) and the fresh noise of every training batch match.
 """
 
+import functools
 import importlib
 import pkgutil
 import zlib
@@ -20,6 +21,8 @@ from fer_denoise.settings import Settings, params_error
 
 # A task may give its level as a range instead of one value (`sigma_range: [0.0, 0.3]`): every
 # image then draws its own level, uniformly, from the task's seeded generator (blind denoisers).
+# With `low_range` (inside the range), a share `low_share` of the images draws from it instead:
+# a blind model then sees more of the faint noise that a uniform draw gives few faces.
 LevelRange = Annotated[
     list[Annotated[float, Field(ge=0.0)]],
     Field(min_length=2, max_length=2, description="[lowest, highest] with lowest <= highest"),
@@ -39,6 +42,35 @@ class NoiseType(Settings):
     impulse: ClassVar[bool] = False  # hits some pixels and leaves the rest exactly as they were
     classical_baseline: ClassVar[str] = "median_3x3"  # fer_denoise.baselines.CLASSICAL
     tuned_filters: ClassVar[tuple[str, ...]] = ()  # fer_denoise.baselines.TUNED_FILTERS
+    low_range: LevelRange | None = None
+    low_share: float = Field(default=0.5, gt=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _low_range_inside_the_range(self):
+        """`low_range` only beside a range, and inside it."""
+        if self.low_range is None:
+            return self
+        range_key = f"{self.level_key}_range"
+        bounds = getattr(self, range_key, None)
+        if bounds is None:
+            raise ValueError(f"`low_range` needs `{range_key}` (a blind task's range)")
+        low, high = self.low_range
+        if not bounds[0] <= low <= high <= bounds[1]:
+            raise ValueError(
+                f"`low_range` must be [lowest, highest] inside `{range_key}` {bounds}; "
+                f"got {self.low_range}"
+            )
+        return self
+
+    def range_spec(self) -> dict[str, Any] | None:
+        """The spec of a task with a level range (None for a fixed level): what `levels` reads."""
+        bounds = getattr(self, f"{self.level_key}_range", None)
+        if bounds is None:
+            return None
+        spec = {"type": self.name, f"{self.level_key}_range": list(bounds)}
+        if self.low_range is not None:
+            spec |= {"low_range": list(self.low_range), "low_share": self.low_share}
+        return spec
 
     @model_validator(mode="after")
     def _one_level(self):
@@ -68,7 +100,14 @@ class NoiseType(Settings):
         """Each image's level for a spec with a range (drawn first from `rng`), else None, so
         that fixed-level tasks draw exactly what they drew before ranges existed."""
         bounds = spec.get(f"{cls.level_key}_range")
-        return None if bounds is None else rng.uniform(bounds[0], bounds[1], count)
+        if bounds is None:
+            return None
+        levels = rng.uniform(bounds[0], bounds[1], count)
+        low = spec.get("low_range")
+        if low is not None:
+            from_low = rng.random(count) < spec["low_share"]
+            levels = np.where(from_low, rng.uniform(low[0], low[1], count), levels)
+        return levels
 
     @classmethod
     def level(cls, spec: dict[str, Any]) -> float:
@@ -98,10 +137,15 @@ def register(cls: type[NoiseType]) -> type[NoiseType]:
     return cls
 
 
-def noise_types() -> dict[str, type[NoiseType]]:
-    """Every noise type, after importing each module of this folder once."""
+@functools.cache
+def _import_every_type() -> None:
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
+
+
+def noise_types() -> dict[str, type[NoiseType]]:
+    """Every noise type (each module of this folder is imported on the first call)."""
+    _import_every_type()
     return REGISTRY
 
 

@@ -25,8 +25,8 @@ class Gaussian(NoiseType):
     sweep: ClassVar[tuple[float, ...]] = (0.01, 0.02, 0.04, 0.06, 0.09, 0.12, 0.18, 0.24, 0.3)
 
     def resolve(self, factor: float) -> dict[str, Any]:
-        if self.sigma_range is not None:
-            return {"type": self.name, "sigma_range": list(self.sigma_range)}
+        if (spec := self.range_spec()) is not None:
+            return spec
         sigma = (factor if self.factor is None else self.factor) * self.std
         return {"type": self.name, "sigma": round(sigma, 12)}  # 0.04, not 0.04000000000000001
 

@@ -29,8 +29,8 @@ class SaltPepper(NoiseType):
     )
 
     def resolve(self, factor: float) -> dict[str, Any]:
-        if self.amount_range is not None:
-            return {"type": self.name, "amount_range": list(self.amount_range)}
+        if (spec := self.range_spec()) is not None:
+            return spec
         return {"type": self.name, "amount": self.amount}
 
     @staticmethod

@@ -3,15 +3,14 @@
 The generator starts from models/attention_unet/<task>.keras; after each epoch (params.yaml
 `gan.steps_per_epoch` batches with fresh noise) it is scored on PublicTest, and the epoch with
 the best PSNR is saved: models/gan/<task>.keras and models/gan/<task>_discriminator.keras.
+Its steps are a loop of two `train_on_batch` calls (fer_denoise.adversarial), around which it
+checkpoints, resumes, shows progress and logs to dvclive as the `fit` stages do.
 """
 
 import argparse
-import time
-
-import numpy as np
-from dvclive import Live
 
 from fer_denoise.adversarial import AdversarialPair
+from fer_denoise.checkpoints import TrainingRun, set_variables_of, variables_of
 from fer_denoise.datasets import load_noisy, load_prepared
 from fer_denoise.errors import UserError, run_stage
 from fer_denoise.files import atomic_path
@@ -21,8 +20,21 @@ from fer_denoise.model_card import read_card, write_card
 from fer_denoise.models.patchgan import build_patchgan
 from fer_denoise.noise import to_float
 from fer_denoise.params import load_params
-from fer_denoise.paths import discriminator_path, live_dir, model_path
-from fer_denoise.training import NoisyBatches, make_deterministic
+from fer_denoise.paths import (
+    PREPARED,
+    checkpoint_dir,
+    discriminator_path,
+    live_dir,
+    model_path,
+    noisy_path,
+)
+from fer_denoise.training import (
+    LiveMetrics,
+    NoisyBatches,
+    ProgressLog,
+    live_log,
+    make_deterministic,
+)
 
 MODEL = "gan"
 GENERATOR_MODEL = "attention_unet"  # the curriculum's model for the task
@@ -64,52 +76,53 @@ def main(task: str) -> None:
         scores = summarize(val_clean, denoise(generator, val_noisy))
         return {"val_psnr": scores["psnr"], "val_ssim": scores["ssim"]}
 
-    start_scores = validate()
+    start_scores = validate()  # the Attention U-Net's, before any checkpoint is loaded
     print(
         f"gan@{task}: generator {start_from} ({start_scores['val_psnr']:.2f} dB on PublicTest), "
         f"discriminator {discriminator.count_params():,} parameters, "
         f"{gan.epochs} epochs of {steps} batches"
     )
-    best: dict[str, float] = {"val_psnr": -np.inf}
-    best_epoch, best_weights = 0, []
-    with (
-        atomic_path(live_dir(MODEL, task)) as live_tmp,
-        Live(dir=str(live_tmp), dvcyaml=None, save_dvc_exp=False) as live,
-    ):
-        for epoch in range(gan.epochs):
+    run = TrainingRun(
+        checkpoint_dir(MODEL, task),
+        {"model": MODEL, "task": task, "gan": gan.model_dump(), "seed": seed},
+        [PREPARED, noisy_path(task), start_from],
+    )
+    # The discriminator and the generator's trainer hold both networks and both optimizers.
+    networks = [discriminator, pair.generator_trainer]
+    if run.resume(networks):
+        run.restore_optimizers(networks)
+    state, best_weights = run.state, run.best_weights
+    progress = ProgressLog(gan.epochs, steps, gan.batch_size)
+    with live_log(live_dir(MODEL, task)) as live:
+        metrics_log = LiveMetrics(live, state.history)
+        for epoch in range(state.epochs_done, gan.epochs):
             batches.start_at(epoch)
-            began = last_report = time.monotonic()
+            progress.on_epoch_begin(epoch)
             totals: dict[str, float] = {}
             for step in range(steps):
                 losses = pair.step(*batches[step])
                 for name, value in losses.items():
                     totals[name] = totals.get(name, 0.0) + value
-                if time.monotonic() - last_report >= 30:
-                    last_report = time.monotonic()
-                    print(
-                        f"  epoch {epoch + 1}/{gan.epochs} step {step + 1}/{steps} "
-                        f"d_loss {losses['d_loss']:.4f} content {losses['content']:.5f}",
-                        flush=True,
-                    )
+                progress.on_train_batch_end(step, {"loss": losses["g_loss"]})
             logs = {name: total / steps for name, total in totals.items()} | validate()
+            progress.on_epoch_end(epoch, logs)
+            metrics_log.on_epoch_end(epoch, logs)
             for name, value in logs.items():
-                live.log_metric(name, value)
-            live.next_step()
-            values = " ".join(f"{k} {v:.5g}" for k, v in logs.items())
-            seconds = time.monotonic() - began
-            print(f"epoch {epoch + 1}/{gan.epochs} done in {seconds:.0f}s: {values}")
-            if logs["val_psnr"] > best["val_psnr"]:
-                best, best_epoch = logs, epoch + 1
-                best_weights = [generator.get_weights(), discriminator.get_weights()]
-    generator.set_weights(best_weights[0])
-    discriminator.set_weights(best_weights[1])
+                state.history.setdefault(name, []).append(float(value))
+            if state.best_score is None or logs["val_psnr"] > state.best_score:
+                state.best_score, state.best_epoch = logs["val_psnr"], epoch + 1
+                best_weights = variables_of(networks)
+            state.epochs_done = epoch + 1
+            run.save(networks, best_weights)
+    set_variables_of(networks, best_weights)
+    best = {name: values[state.best_epoch - 1] for name, values in state.history.items()}
 
     card = {
         **(read_card(start_from) or {}),
         "model": MODEL,
         "init": str(start_from),
         "gan": gan.model_dump(),
-        "validation": {"at_start": start_scores, "best_epoch": best_epoch, **best},
+        "validation": {"at_start": start_scores, "best_epoch": state.best_epoch, **best},
     }
     critic_card = {"model": "patchgan", "task": task, "generator": str(model_path(MODEL, task))}
     for model, path, model_card in (
@@ -119,7 +132,10 @@ def main(task: str) -> None:
         with atomic_path(path) as tmp:
             model.save(tmp)
             write_card(tmp, model_card)
-    print(f"saved {model_path(MODEL, task)} (epoch {best_epoch}) and {discriminator_path(task)}")
+    run.finish()
+    print(
+        f"saved {model_path(MODEL, task)} (epoch {state.best_epoch}) and {discriminator_path(task)}"
+    )
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ with it.
 
 import keras
 import numpy as np
-from dvclive import Live
 
+from fer_denoise.checkpoints import TrainingRun, fit_resumable
 from fer_denoise.datasets import load_labelled
 from fer_denoise.errors import UserError, run_stage
 from fer_denoise.fer2013 import EMOTIONS
@@ -15,15 +15,27 @@ from fer_denoise.files import atomic_path
 from fer_denoise.model_card import write_card
 from fer_denoise.noise import to_float
 from fer_denoise.params import Classifier, load_params
-from fer_denoise.paths import CLASSIFIER, PREPARED, live_dir
+from fer_denoise.paths import CLASSIFIER, PREPARED, checkpoint_dir, live_dir
 from fer_denoise.recognition import build_emotion_classifier
-from fer_denoise.training import LiveMetrics, ProgressLog, make_deterministic
+from fer_denoise.training import (
+    LabelledBatches,
+    LiveMetrics,
+    PlateauSchedule,
+    live_log,
+    make_deterministic,
+)
 
 
 def fit_classifier(
-    settings: Classifier, images: np.ndarray, labels: np.ndarray, split: np.ndarray, live
+    settings: Classifier,
+    images: np.ndarray,
+    labels: np.ndarray,
+    split: np.ndarray,
+    live,
+    run: TrainingRun,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
-    """Train on the Training split, stop on PublicTest accuracy; the best epoch's weights."""
+    """Train on the Training split, stop on PublicTest accuracy; the best epoch's weights and
+    the history of every epoch. `run` checkpoints each epoch (and resumes a killed run)."""
     make_deterministic(settings.seed)
     train, val = split == "train", split == "val"
     for name, rows in (("Training", train), ("PublicTest", val)):
@@ -37,10 +49,10 @@ def fit_classifier(
         shift=settings.shift,
         **architecture,
     )
-    steps = -(-int(train.sum()) // settings.batch_size)
+    batches = LabelledBatches(images[train], labels[train], settings.batch_size, settings.seed)
     # Cosine decay to zero over the planned epochs: the last epochs settle instead of jitter.
     schedule = keras.optimizers.schedules.CosineDecay(
-        settings.learning_rate, decay_steps=settings.epochs * steps
+        settings.learning_rate, decay_steps=settings.epochs * len(batches)
     )
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
@@ -51,36 +63,35 @@ def fit_classifier(
         f"emotion classifier: {model.count_params():,} parameters, {train.sum()} training "
         f"images, {val.sum()} validation images"
     )
-    history = model.fit(
-        to_float(images[train])[..., None],
-        labels[train],
-        batch_size=settings.batch_size,
-        epochs=settings.epochs,
-        validation_data=(to_float(images[val])[..., None], labels[val]),
-        shuffle=True,  # drawn from the backend's seeded random state
-        verbose=0,
-        callbacks=[
-            keras.callbacks.EarlyStopping(
-                monitor="val_accuracy",
-                patience=settings.early_stopping_patience,
-                restore_best_weights=True,
-            ),
-            ProgressLog(settings.epochs, steps, settings.batch_size),
-            LiveMetrics(live, {}),
-        ],
+    if run.resume([model]):
+        run.restore_optimizers([model])
+    stopping = PlateauSchedule(
+        run.state,
+        stop_patience=settings.early_stopping_patience,
+        lr_patience=None,
+        lr_factor=1.0,
+        best_weights=run.best_weights,
+        monitor="val_accuracy",
+        higher_is_better=True,
     )
-    return model, history.history
+    validation = (to_float(images[val])[..., None], labels[val])
+    metrics_log = LiveMetrics(live, run.state.history)
+    if not stopping.stopped_early():
+        epochs = settings.epochs
+        fit_resumable(model, batches, validation, run, stopping, metrics_log, epochs, epochs)
+    stopping.restore_best()
+    return model, run.state.history
 
 
 def main() -> None:
     settings = load_params().classifier
     prepared = load_labelled("emotion_classifier")
-    with (
-        atomic_path(live_dir("classifier")) as live_tmp,
-        Live(dir=str(live_tmp), dvcyaml=None, save_dvc_exp=False) as live,
-    ):
+    run = TrainingRun(
+        checkpoint_dir("classifier"), {"classifier": settings.model_dump()}, [PREPARED]
+    )
+    with live_log(live_dir("classifier")) as live:
         model, history = fit_classifier(
-            settings, prepared["images"], prepared["labels"], prepared["split"], live
+            settings, prepared["images"], prepared["labels"], prepared["split"], live, run
         )
     best = int(np.argmax(history["val_accuracy"]))
     card = {
@@ -98,6 +109,7 @@ def main() -> None:
     with atomic_path(CLASSIFIER) as tmp:
         model.save(tmp)
         write_card(tmp, card)
+    run.finish()
     print(f"saved {CLASSIFIER}: PublicTest accuracy {card['validation']['val_accuracy']:.4f}")
 
 

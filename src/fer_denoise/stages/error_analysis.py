@@ -29,23 +29,28 @@ from fer_denoise.plots import save_curves, save_grid
 from fer_denoise.stacks import to_planes
 
 
-def restorers(params: Params, task: str, kind: str) -> dict:
+def restorers(params: Params, task: str, kind: str, models: dict) -> dict:
     """name -> function from noisy images to restored ones: the noisy input itself, the
-    classical baseline, every trained model of the task and the blind model of its family."""
+    classical baseline, every trained model of the task and the blind model of its family.
+    `models` (path -> loaded model) keeps each model loaded once for the whole stage."""
     guard = params.evaluate.switching_median_guard
     functions = {
         "noisy": lambda noisy: noisy,
         baseline_name(kind): lambda noisy: classical_baseline(kind, noisy, guard)[1],
     }
     for name, path in (params.trained_models(task) | params.blind_model_for(task)).items():
-        model = load_model(path)  # once: the stage runs it at every noise level
-        functions[name] = lambda noisy, model=model: denoise(model, noisy)
+        if path not in models:
+            models[path] = load_model(path)
+        functions[name] = lambda noisy, model=models[path]: denoise(model, noisy)
     return functions
 
 
-def sweep(params: Params, kind: str, subset: np.ndarray) -> dict[str, list[tuple[float, float]]]:
+def sweep(
+    params: Params, kind: str, subset: np.ndarray, by_task: dict[str, dict]
+) -> dict[str, list[tuple[float, float]]]:
     """The robustness curves of one noise type: (level, mean PSNR) per restorer, the noisy
-    input, the classical baseline, each fixed task's models (`<task> <model>`) and the blind."""
+    input, the classical baseline, each fixed task's models (`<task> <model>`) and the blind.
+    `by_task` holds each task's restorers."""
     levels = {}
     for spec in noise_type(kind).sweep_specs():
         level = noise_level(spec)
@@ -56,7 +61,7 @@ def sweep(params: Params, kind: str, subset: np.ndarray) -> dict[str, list[tuple
     tasks = [task for task, noise in params.noise.tasks.items() if noise.type == kind]
     restore = {}
     for task in tasks:
-        for name, function in restorers(params, task, kind).items():
+        for name, function in by_task[task].items():
             fixed = name in params.trained_models(task)
             restore.setdefault(f"{task} {name}" if fixed else name, function)
     curves = {}
@@ -84,12 +89,16 @@ def main() -> None:
         to_planes(clean), settings.edge_fraction, settings.flat_fraction
     )
 
-    results = {}
+    results, models = {}, {}
+    by_task = {
+        task: restorers(params, task, noise.type, models)
+        for task, noise in params.noise.tasks.items()
+    }
     for task in params.noise.tasks:
         spec, stored = load_noisy(task, "test")
         noisy = to_float(stored["test"])
         results[task] = {}
-        for name, restore in restorers(params, task, spec["type"]).items():
+        for name, restore in by_task[task].items():
             restored = restore(noisy)
             psnr = psnr_per_image(clean, restored)
             results[task][name] = {
@@ -117,7 +126,7 @@ def main() -> None:
 
     subset = clean[: settings.robustness_images]
     kinds = list(dict.fromkeys(noise.type for noise in params.noise.tasks.values()))
-    curves = {kind: sweep(params, kind, subset) for kind in kinds}
+    curves = {kind: sweep(params, kind, subset, by_task) for kind in kinds}
     trained_levels = {
         kind: [noise_level(params.spec(t)) for t, n in params.noise.tasks.items() if n.type == kind]
         for kind in kinds
