@@ -85,7 +85,16 @@ def test_the_committed_params_are_valid():
             "as gaussian_blind does: keep one",
         ),
         ("blind.tasks.gaussian_blind.lr", 1, "`blind.tasks.gaussian_blind.lr` is not a known key"),
-        ("train.per_task.gaussian_blind.epochs", 0, "`train.per_task.gaussian_blind.epochs` must"),
+        (
+            "blind.tasks.gaussian_blind.train.epochs",
+            0,
+            "`blind.tasks.gaussian_blind.train.epochs` must",
+        ),
+        (
+            "train.per_task.gaussian_blind",
+            {"epochs": 2},
+            "is a blind task: give its values in blind.tasks.gaussian_blind.train",
+        ),
     ],
 )
 def test_bad_values_name_the_key_and_the_fix(path, value, message):
@@ -157,3 +166,7 @@ def test_a_task_s_train_settings_override_the_section():
     assert (salt_pepper.epochs, salt_pepper.loss) == (7, "mae")
     assert (gaussian.epochs, gaussian.loss) == (params.train.epochs, params.train.loss)
     assert salt_pepper.learning_rate == params.train.learning_rate
+    blind = params.train_for("gaussian_blind")  # its own values: blind.tasks.<task>.train
+    own = params.blind.tasks["gaussian_blind"].train
+    assert (blind.epochs, blind.loss) == (own["epochs"], own["loss"])
+    assert blind.batch_size == params.train.batch_size

@@ -93,7 +93,7 @@ def make_tiny_repository(repo: Path, source: str) -> None:
     params["classifier"].update(epochs=1, batch_size=8, width=4, blocks=2)
     params["analysis"].update(worst_images=2, robustness_images=8)
     for task in ("gaussian_blind", "salt_pepper_blind"):
-        params["train"]["per_task"][task]["epochs"] = 1
+        params["blind"]["tasks"][task]["train"]["epochs"] = 1
     params["baselines"].update(tune_images=2, bm3d_images=2, bm3d=[1.0], nl_means=[0.6, 1.0])
     params["evaluate"]["grid_images"] = 2
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -80,7 +80,8 @@ class Train(Settings):
     reduce_lr_patience: Count
     reduce_lr_factor: Rate
     distribute: Literal["none", "mirrored"]
-    # task -> settings above that differ for that task (training stages read `train_for`)
+    # noise task -> settings above that differ for that task (training stages read `train_for`;
+    # a blind task's are in blind.tasks.<task>.train)
     per_task: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
@@ -97,6 +98,9 @@ class CurriculumStep(Settings):
 class BlindTask(Settings):
     noise: Any  # its noise type's settings, with a level range (checked in `validate`)
     init: str  # the saved model it starts from (its architecture is the blind model's)
+    # its own values of `train` keys (epochs, learning rate, loss, ...): here rather than in
+    # train.per_task, so that changing them reruns this blind model alone, not every training
+    train: dict[str, Any] = Field(default_factory=dict)
 
 
 class Blind(Settings):
@@ -204,9 +208,15 @@ class Params(Settings):
         return self.task(name).resolve(self.noise.factor)
 
     def train_for(self, task: str) -> Train:
-        """The `train` settings of one task: the section with `train.per_task.<task>` on top."""
-        merged = {**self.train.model_dump(), **self.train.per_task.get(task, {}), "per_task": {}}
-        return Train.parse(f"train.per_task.{task}", merged)
+        """The `train` settings of one task: the section with the task's own values on top
+        (`train.per_task.<task>`, or a blind task's `blind.tasks.<task>.train`)."""
+        if task in self.blind.tasks:
+            key, own = f"blind.tasks.{task}.train", self.blind.tasks[task].train
+        else:
+            key, own = f"train.per_task.{task}", self.train.per_task.get(task, {})
+        if "per_task" in own:
+            raise params_error(key, "must map keys of `train` (not per_task) to this task's values")
+        return Train.parse(key, {**self.train.model_dump(), **own, "per_task": {}})
 
     def trained_models(self, task: str) -> dict[str, Path]:
         """The models that dvc.yaml trains for `task`: the U-Net, then the curriculum's two."""
@@ -338,15 +348,16 @@ def _check_blind(blind: Blind, models: dict, fixed_tasks: dict) -> Blind:
 
 
 def _check_per_task(params: Params) -> None:
-    tasks = params.all_tasks()
     for task, override in params.train.per_task.items():
         key = f"train.per_task.{task}"
-        if task not in tasks:
-            raise params_error(
-                key, f"is not a task of noise.tasks or blind.tasks ({', '.join(tasks)})"
-            )
-        if not isinstance(override, dict) or "per_task" in override:
+        if task in params.blind.tasks:
+            raise params_error(key, f"is a blind task: give its values in blind.tasks.{task}.train")
+        if task not in params.noise.tasks:
+            known = ", ".join(params.noise.tasks)
+            raise params_error(key, f"is not a task of noise.tasks ({known})")
+        if not isinstance(override, dict):
             raise params_error(key, "must map keys of `train` (not per_task) to this task's values")
+    for task in params.all_tasks():
         params.train_for(task)
 
 

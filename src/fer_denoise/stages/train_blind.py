@@ -3,7 +3,7 @@
 A blind task (params.yaml `blind.tasks`) draws each training image's level from a range, so
 the model learns to restore the noise without being told its strength. It starts from a
 trained fixed-level model (`init`, the transfer of fer_denoise.transfer) with the `train`
-settings and the task's own (`train.per_task.<task>`: epochs, learning rate, loss).
+settings and the task's own (`blind.tasks.<task>.train`: epochs, learning rate, loss).
 Saved as models/blind/<task>.keras; the `ship` stage puts it in the package.
 """
 
