@@ -1,3 +1,5 @@
+import logging
+
 import keras
 import numpy as np
 import pytest
@@ -169,3 +171,14 @@ def test_flip_ensemble_averages_the_restorations_of_a_face_and_of_its_mirror_ima
     plain, of_mirror = denoise(model, faces), denoise(model, faces[:, :, ::-1])[:, :, ::-1]
     assert not np.allclose(plain, of_mirror)  # the kernel is not symmetric
     np.testing.assert_allclose(denoise(model, faces, True), (plain + of_mirror) / 2, atol=1e-6)
+
+
+def test_many_models_predicting_print_no_retracing_warning(caplog):
+    """Each loaded model traces its own predict function, which TensorFlow reports as
+    "retracing" after five models: the stages that run every model must not print it."""
+    images = np.random.default_rng(0).random((5, 16, 16)).astype(np.float32)
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for _ in range(7):
+            denoise(build_model("unet", (16, 16, 1), depth=1, base_filters=2), images[:3])
+            denoise(build_model("unet", (16, 16, 1), depth=1, base_filters=2), images)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
