@@ -140,3 +140,29 @@ def test_a_checkpoint_of_other_params_is_not_resumed(workspace, tmp_path):
     result = subprocess.run(UNET.command, cwd=work, check=True, capture_output=True, text=True)
     assert "starting afresh" in result.stdout and "resuming" not in result.stdout
     assert (work / UNET.saved).is_file()
+
+
+@pytest.mark.parametrize("stage", [UNET, CLASSIFIER], ids=lambda stage: stage.model)
+def test_a_run_killed_after_its_last_checkpoint_saves_the_best_weights(
+    workspace, tmp_path, monkeypatch, stage
+):
+    """Killed between the last epoch's checkpoint and the model's save, a rerun trains nothing
+    and saves the checkpoint's best weights."""
+    from fer_denoise.checkpoints import TrainingRun
+    from fer_denoise.stages import emotion_classifier, train
+
+    work = copy_run(workspace, tmp_path / "work")
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(TrainingRun, "finish", lambda run: None)  # the checkpoint stays
+    if stage is CLASSIFIER:
+        emotion_classifier.main()
+    else:
+        train.main(stage.model, TASK)
+    assert epochs_done(work / stage.state) == 3
+    first = weights(work / stage.saved)
+    (work / stage.saved).unlink()
+
+    resumed = subprocess.run(stage.command, cwd=work, check=True, capture_output=True, text=True)
+    assert "after epoch 3" in resumed.stdout
+    for resumed_array, first_array in zip(weights(work / stage.saved), first, strict=True):
+        np.testing.assert_array_equal(resumed_array, first_array)

@@ -98,6 +98,6 @@ def test_schedule_lowers_the_learning_rate_stops_and_restores_the_best_weights(d
     assert state.history["val_loss"] == [1.0, 1.5, 1.2]
     assert state.history["learning_rate"] == pytest.approx([0.1, 0.1, 0.05])
     assert state.learning_rate == pytest.approx(0.025)
-    schedule.restore_best()
+    schedule.restore_best(model)
     for restored, saved in zip(model.get_weights(), best, strict=True):
         np.testing.assert_array_equal(restored, saved)

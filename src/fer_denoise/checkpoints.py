@@ -66,18 +66,26 @@ def _load_arrays(path: Path) -> list[np.ndarray]:
         return [data[f"arr_{i}"] for i in range(len(data.files))]
 
 
-def variables_of(models: list[keras.Model]) -> list[np.ndarray]:
+def network_variables(models: list[keras.Model]) -> list:
     """Every variable of several networks as one list (a GAN's two, a denoiser's one): the
     weights and the random layers' seed states, which decide a resumed epoch's augmentations
     and dropout."""
-    return [keras.ops.convert_to_numpy(v) for model in models for v in model.variables]
+    return [variable for model in models for variable in model.variables]
 
 
-def set_variables_of(models: list[keras.Model], values: list[np.ndarray]) -> None:
-    """The inverse of variables_of."""
-    variables = [variable for model in models for variable in model.variables]
+def optimizer_variables(models: list[keras.Model]) -> list:
+    """Every variable of the networks' optimizers (moments, step counts, learning rate)."""
+    return [variable for model in models for variable in model.optimizer.variables]
+
+
+def values_of(variables: list) -> list[np.ndarray]:
+    return [keras.ops.convert_to_numpy(variable) for variable in variables]
+
+
+def assign(variables: list, values: list[np.ndarray], what: str) -> None:
+    """Give `variables` the saved `values`; a checkpoint of other networks is an error."""
     if len(variables) != len(values):
-        raise ValueError("the checkpoint's variables do not fit the models")
+        raise ValueError(f"the checkpoint's {what} does not fit the models")
     for variable, value in zip(variables, values, strict=True):
         variable.assign(value)
 
@@ -132,33 +140,23 @@ class TrainingRun:
         """Load the checkpoint's variables into `models`; False when there is none."""
         if not self.checkpoint:
             return False
-        set_variables_of(models, self.checkpoint.variables)
+        assign(network_variables(models), self.checkpoint.variables, "variables")
         print(f"resuming from {self.directory} after epoch {self.state.epochs_done}")
         return True
 
     def restore_optimizers(self, models: list[keras.Model]) -> None:
         """Give the compiled models' optimizers the saved moments and step counts."""
-        variables = []
         for model in models:
             model.optimizer.build(model.trainable_variables)
-            variables += model.optimizer.variables
-        if len(self.checkpoint.optimizer) != len(variables):
-            raise ValueError("the checkpoint's optimizer state does not fit the model")
-        for variable, value in zip(variables, self.checkpoint.optimizer, strict=True):
-            variable.assign(value)
+        assign(optimizer_variables(models), self.checkpoint.optimizer, "optimizer state")
 
     def save(self, models: list[keras.Model], best_weights: list[np.ndarray]) -> None:
         """Write the whole checkpoint under a temporary name, then rename it into place."""
         try:
             with atomic_path(self.directory) as tmp:
                 tmp.mkdir()
-                _save_arrays(tmp / "variables.npz", variables_of(models))
-                optimizers = [
-                    keras.ops.convert_to_numpy(variable)
-                    for model in models
-                    for variable in model.optimizer.variables
-                ]
-                _save_arrays(tmp / "optimizer.npz", optimizers)
+                _save_arrays(tmp / "variables.npz", values_of(network_variables(models)))
+                _save_arrays(tmp / "optimizer.npz", values_of(optimizer_variables(models)))
                 _save_arrays(tmp / "best_weights.npz", best_weights)
                 state = {"fingerprint": self.fingerprint, **asdict(self.state)}
                 (tmp / "state.json").write_text(json.dumps(state, indent=1))

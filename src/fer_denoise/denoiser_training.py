@@ -161,7 +161,7 @@ def fit_denoiser(
             if frozen:
                 print(f"encoder frozen for epochs {start + 1}-{end}")
             fit_resumable(model, batches, validation, run, schedule, metrics_log, end, train.epochs)
-    schedule.restore_best()
+    schedule.restore_best(model)
     path = params.model_file(model_name, task)
     with atomic_path(path) as tmp:
         model.save(tmp)

@@ -55,10 +55,17 @@ def augment(
 
 class EpochBatches(keras.utils.PyDataset):
     """Batches of rows in a random order that depends on (seed, name, epoch) alone, so that a
-    resumed run repeats it; StartEpoch tells them which epoch begins."""
+    resumed run repeats it; StartEpoch tells them which epoch begins.
+
+    Two worker threads make the batches, in order. With one, Keras' TensorFlow backend
+    prefetches through an autotuned tf.data buffer whose iterator, made at each epoch's end and
+    dropped at the next one's start, stalled that start for 14-50 s in about half the epochs
+    (docs/results.md); with workers, Keras turns that buffer off and starts them only once the
+    epoch (and so its order) has begun.
+    """
 
     def __init__(self, count: int, batch_size: int, seed: int, name: str):
-        super().__init__()
+        super().__init__(workers=2)
         self.count, self.batch_size, self.seed, self.name = count, batch_size, seed, name
         self.start_at(0)
 
@@ -215,9 +222,10 @@ class PlateauSchedule(keras.callbacks.Callback):
         if self.stopped_early():
             self.model.stop_training = True
 
-    def restore_best(self) -> None:
-        """Load the best epoch's weights (called once training, in all its phases, is over)."""
-        self.model.set_weights(self.best_weights)
+    def restore_best(self, model: keras.Model) -> None:
+        """Load the best epoch's weights into `model` once training, in all its phases, is over
+        (a run resumed after its last epoch never calls `fit`, so no model is set here)."""
+        model.set_weights(self.best_weights)
 
 
 class ProgressLog(keras.callbacks.Callback):

@@ -10,7 +10,7 @@ checkpoints, resumes, shows progress and logs to dvclive as the `fit` stages do.
 import argparse
 
 from fer_denoise.adversarial import AdversarialPair
-from fer_denoise.checkpoints import TrainingRun, set_variables_of, variables_of
+from fer_denoise.checkpoints import TrainingRun, assign, network_variables, values_of
 from fer_denoise.datasets import load_noisy, load_prepared
 from fer_denoise.errors import UserError, run_stage
 from fer_denoise.files import atomic_path
@@ -111,10 +111,10 @@ def main(task: str) -> None:
                 state.history.setdefault(name, []).append(float(value))
             if state.best_score is None or logs["val_psnr"] > state.best_score:
                 state.best_score, state.best_epoch = logs["val_psnr"], epoch + 1
-                best_weights = variables_of(networks)
+                best_weights = values_of(network_variables(networks))
             state.epochs_done = epoch + 1
             run.save(networks, best_weights)
-    set_variables_of(networks, best_weights)
+    assign(network_variables(networks), best_weights, "best weights")
     best = {name: values[state.best_epoch - 1] for name, values in state.history.items()}
 
     card = {

@@ -79,7 +79,7 @@ def fit_classifier(
     if not stopping.stopped_early():
         epochs = settings.epochs
         fit_resumable(model, batches, validation, run, stopping, metrics_log, epochs, epochs)
-    stopping.restore_best()
+    stopping.restore_best(model)
     return model, run.state.history
 
 
@@ -93,7 +93,7 @@ def main() -> None:
         model, history = fit_classifier(
             settings, prepared["images"], prepared["labels"], prepared["split"], live, run
         )
-    best = int(np.argmax(history["val_accuracy"]))
+    best = run.state.best_epoch - 1
     card = {
         "model": "emotion_classifier",
         "classes": list(EMOTIONS),
