@@ -24,6 +24,14 @@ from fer_denoise.models.impulse import with_impulse_input, with_switching_output
 from fer_denoise.noise import is_impulse, to_float
 from fer_denoise.params import Params, Train
 from fer_denoise.paths import PREPARED, checkpoint_dir, live_dir, noisy_path
+from fer_denoise.precision import (
+    all_float32,
+    cpu_flags,
+    describe,
+    image_ends_float32,
+    on_gpu,
+    precision_scope,
+)
 from fer_denoise.stacks import with_channel_axis
 from fer_denoise.training import (
     LiveMetrics,
@@ -111,8 +119,10 @@ def fit_denoiser(
     make_deterministic(train.seed)
     batches, validation = training_data(task, train)
     spec, settings = batches.spec, model_settings(params.models, model_name)
-    with distribution_scope(train.distribute) as replicas:
+    with precision_scope(train.precision), distribution_scope(train.distribute) as replicas:
         model = build_denoiser(model_name, validation[1].shape[1:], settings, spec, train)
+        if train.precision != "float32":
+            image_ends_float32(model)
     run = TrainingRun(
         checkpoint_dir(model_name, task),
         {
@@ -129,6 +139,7 @@ def fit_denoiser(
         f"{model_name}@{task}: {model.count_params():,} parameters, noise {spec}, "
         f"{len(batches.clean)} training images, {len(validation[0])} validation images"
         + (f", {replicas} replicas" if replicas > 1 else "")
+        + f", {describe(train.precision, cpu_flags(), on_gpu())}"
     )
     if not run.resume([model]) and init:
         copied = seed_from(model, load_model(init), init)
@@ -162,6 +173,8 @@ def fit_denoiser(
                 print(f"encoder frozen for epochs {start + 1}-{end}")
             fit_resumable(model, batches, validation, run, schedule, metrics_log, end, train.epochs)
     schedule.restore_best(model)
+    if train.precision != "float32":
+        all_float32(model)  # saved float32: reading it needs no bfloat16
     path = params.model_file(model_name, task)
     with atomic_path(path) as tmp:
         model.save(tmp)

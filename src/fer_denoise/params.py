@@ -80,6 +80,7 @@ class Train(Settings):
     reduce_lr_patience: Count
     reduce_lr_factor: Rate
     distribute: Literal["none", "mirrored"]
+    precision: Literal["float32", "mixed_bfloat16"]  # see fer_denoise/precision.py
     # noise task -> settings above that differ for that task (training stages read `train_for`;
     # a blind task's are in blind.tasks.<task>.train)
     per_task: dict[str, dict[str, Any]] = Field(default_factory=dict)
