@@ -48,7 +48,6 @@ def color_repo(tmp_path_factory):
     )
     params["noise"]["tasks"] = {TASK: params["noise"]["tasks"][TASK]}
     params["curriculum"] = {TASK: params["curriculum"][TASK]}
-    params["train"]["per_task"] = {}  # its settings were salt_pepper's, a task this run drops
     blind = params["blind"]["tasks"]["gaussian_blind"]  # from the one task's model, in color
     params["blind"]["tasks"] = {
         "gaussian_blind": {**blind, "init": f"models/attention_unet/{TASK}.keras"}

@@ -61,10 +61,11 @@ def test_the_committed_params_are_valid():
         ("extra_models.tasks", ["gaussian_low"] * 2, "lists a name twice"),
         ("extra_models", {"models": []}, "`extra_models.tasks` is missing"),
         ("train.shift", 0.6, "`train.shift` must be a number >= 0.0 and <= 0.5"),
-        ("train.per_task.speckle", {"epochs": 2}, "`train.per_task.speckle` is not a task"),
-        ("train.per_task.salt_pepper.loss", "l2", "`train.per_task.salt_pepper.loss` must be"),
-        ("train.per_task.salt_pepper.epoch", 3, "`train.per_task.salt_pepper.epoch` is not a"),
-        ("train.per_task.salt_pepper.per_task", {}, "keys of `train` \\(not per_task\\)"),
+        ("train.per_task", {"salt_pepper": {}}, "`train.per_task` is not a known key"),
+        ("noise.tasks.salt_pepper.train.loss", "l2", "`noise.tasks.salt_pepper.train.loss` must"),
+        ("noise.tasks.salt_pepper.train.epoch", 3, "`noise.tasks.salt_pepper.train.epoch` is not"),
+        ("noise.tasks.salt_pepper.train", [6], "`noise.tasks.salt_pepper.train` must map keys"),
+        ("noise.tasks.gaussian_low.train", {"seed": -1}, "`noise.tasks.gaussian_low.train.seed`"),
         ("baselines.bm3d_images", 0, "`baselines.bm3d_images` must be an integer >= 1"),
         ("data.dataset", "ffhq", "`data.dataset` must be one of fer2013, images"),
         ("data.channels", 2, "`data.channels` must be one of 1, 3"),
@@ -89,11 +90,6 @@ def test_the_committed_params_are_valid():
             "blind.tasks.gaussian_blind.train.epochs",
             0,
             "`blind.tasks.gaussian_blind.train.epochs` must",
-        ),
-        (
-            "train.per_task.gaussian_blind",
-            {"epochs": 2},
-            "is a blind task: give its values in blind.tasks.gaussian_blind.train",
         ),
     ],
 )
@@ -161,7 +157,7 @@ def test_unknown_section_and_bad_yaml_are_errors(tmp_path):
 
 
 def test_a_task_s_train_settings_override_the_section():
-    params = validate(with_change("train.per_task.salt_pepper", {"epochs": 7, "loss": "mae"}))
+    params = validate(with_change("noise.tasks.salt_pepper.train", {"epochs": 7, "loss": "mae"}))
     salt_pepper, gaussian = params.train_for("salt_pepper"), params.train_for("gaussian_low")
     assert (salt_pepper.epochs, salt_pepper.loss) == (7, "mae")
     assert (gaussian.epochs, gaussian.loss) == (params.train.epochs, params.train.loss)

@@ -122,6 +122,23 @@ def test_repro_writes_finite_metrics_for_every_task_and_model(repo):
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo)
 
 
+def test_a_task_s_own_train_values_rerun_its_models_alone(repo):
+    """noise.tasks.<task>.train reaches that task's training stages, not the other tasks' nor
+    the blind models' (whose own values are in blind.tasks.<task>.train)."""
+    params_file = repo / "params.yaml"
+    committed = params_file.read_text()
+    params = yaml.safe_load(committed)
+    params["noise"]["tasks"]["salt_pepper"]["train"]["epochs"] += 1
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        changed = set(run_json(["dvc", "status", "--json"], repo))
+    finally:
+        params_file.write_text(committed)
+    assert {"train_unet@salt_pepper", "attention_unet@salt_pepper"} <= changed
+    training = {name for name in changed if name.startswith(("train_", "attention_unet@"))}
+    assert training == {"train_unet@salt_pepper", "attention_unet@salt_pepper"}
+
+
 def test_repro_scores_recognition_on_clean_noisy_and_every_restored_set(repo):
     scores = json.loads((repo / "metrics/details/recognition.json").read_text())
     headline = json.loads((repo / "metrics/recognition.json").read_text())

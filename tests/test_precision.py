@@ -36,7 +36,7 @@ SPECS = {
 
 def committed_train(**changes) -> Train:
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
-    return Train.parse("train", {**raw, "per_task": {}, **changes})
+    return Train.parse("train", {**raw, **changes})
 
 
 def test_the_log_line_says_whether_this_cpu_has_bfloat16():

@@ -87,7 +87,7 @@ def make_tiny_repository(repo: Path, source: str) -> None:
         params["models"][model].update(settings)
     params["extra_models"] = {"models": ["dncnn", "autoencoder"], "tasks": ["gaussian_low"]}
     params["train"].update(epochs=1, batch_size=8)
-    params["train"]["per_task"]["salt_pepper"]["epochs"] = 1
+    params["noise"]["tasks"]["salt_pepper"]["train"]["epochs"] = 1
     params["fine_tune"].update(epochs=1)
     params["gan"].update(epochs=1, steps_per_epoch=2, batch_size=8, discriminator_filters=4)
     params["classifier"].update(epochs=1, batch_size=8, width=4, blocks=2)

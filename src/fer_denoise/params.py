@@ -56,7 +56,9 @@ class Data(Settings):
 class Noise(Settings):
     seed: Seed
     factor: float = Field(gt=0.0, le=10.0)
-    tasks: dict[str, Any]  # task name -> its noise type's settings (checked in `validate`)
+    # task name -> its noise type's settings, and under `train` the task's own values of `train`
+    # keys (checked in `validate`; training stages read them through `Params.train_for`)
+    tasks: dict[str, Any]
 
 
 class ExtraModels(Settings):
@@ -81,9 +83,6 @@ class Train(Settings):
     reduce_lr_factor: Rate
     distribute: Literal["none", "mirrored"]
     precision: Literal["float32", "mixed_bfloat16"]  # see fer_denoise/precision.py
-    # noise task -> settings above that differ for that task (training stages read `train_for`;
-    # a blind task's are in blind.tasks.<task>.train)
-    per_task: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class FineTune(Settings):
@@ -99,8 +98,8 @@ class CurriculumStep(Settings):
 class BlindTask(Settings):
     noise: Any  # its noise type's settings, with a level range (checked in `validate`)
     init: str  # the saved model it starts from (its architecture is the blind model's)
-    # its own values of `train` keys (epochs, learning rate, loss, ...): here rather than in
-    # train.per_task, so that changing them reruns this blind model alone, not every training
+    # its own values of `train` keys (epochs, learning rate, loss, ...), as a noise task has them
+    # under noise.tasks.<task>.train: changing them reruns this model alone, not every training
     train: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -192,6 +191,8 @@ class Params(Settings):
     analysis: Analysis
     baselines: Baselines
     evaluate: Evaluate
+    # noise task -> its own values of `train` keys (noise.tasks.<task>.train)
+    task_train: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def all_tasks(self) -> dict[str, noise.NoiseType]:
         """Every task's noise: the fixed-level tasks of `noise.tasks`, then the blind ones."""
@@ -210,14 +211,14 @@ class Params(Settings):
 
     def train_for(self, task: str) -> Train:
         """The `train` settings of one task: the section with the task's own values on top
-        (`train.per_task.<task>`, or a blind task's `blind.tasks.<task>.train`)."""
+        (`noise.tasks.<task>.train`, or a blind task's `blind.tasks.<task>.train`)."""
         if task in self.blind.tasks:
             key, own = f"blind.tasks.{task}.train", self.blind.tasks[task].train
         else:
-            key, own = f"train.per_task.{task}", self.train.per_task.get(task, {})
-        if "per_task" in own:
-            raise params_error(key, "must map keys of `train` (not per_task) to this task's values")
-        return Train.parse(key, {**self.train.model_dump(), **own, "per_task": {}})
+            key, own = f"noise.tasks.{task}.train", self.task_train.get(task, {})
+        if not isinstance(own, dict):
+            raise params_error(key, f"must map keys of `train` to this task's values, got {own!r}")
+        return Train.parse(key, {**self.train.model_dump(), **own})
 
     def trained_models(self, task: str) -> dict[str, Path]:
         """The models that dvc.yaml trains for `task`: the U-Net, then the curriculum's two."""
@@ -256,10 +257,11 @@ def model_names() -> list[str]:
     return [*CHAIN_MODELS, *extras]
 
 
-def _check_tasks(tasks: Any) -> dict[str, noise.NoiseType]:
+def _check_tasks(tasks: Any) -> tuple[dict[str, noise.NoiseType], dict[str, Any]]:
+    """Each task's noise, and each task's own `train` values (checked by `_check_task_train`)."""
     if not isinstance(tasks, dict) or not tasks:
         raise params_error("noise.tasks", "must map task names to noise settings (at least one)")
-    checked = {}
+    checked, task_train = {}, {}
     for name, task in tasks.items():
         if not isinstance(name, str) or not TASK_NAME.fullmatch(name):
             raise params_error(
@@ -267,8 +269,11 @@ def _check_tasks(tasks: Any) -> dict[str, noise.NoiseType]:
                 "is not a valid task name: use lower-case letters, digits and _, starting with a "
                 "letter (it names files), with no spaces or line breaks",
             )
+        if isinstance(task, dict) and "train" in task:
+            task = dict(task)
+            task_train[name] = task.pop("train")
         checked[name] = noise.parse_task(f"noise.tasks.{name}", task)
-    return checked
+    return checked, task_train
 
 
 def _check_models(models: Any) -> dict[str, dict[str, Any]]:
@@ -348,16 +353,7 @@ def _check_blind(blind: Blind, models: dict, fixed_tasks: dict) -> Blind:
     return blind.model_copy(update={"tasks": checked})
 
 
-def _check_per_task(params: Params) -> None:
-    for task, override in params.train.per_task.items():
-        key = f"train.per_task.{task}"
-        if task in params.blind.tasks:
-            raise params_error(key, f"is a blind task: give its values in blind.tasks.{task}.train")
-        if task not in params.noise.tasks:
-            known = ", ".join(params.noise.tasks)
-            raise params_error(key, f"is not a task of noise.tasks ({known})")
-        if not isinstance(override, dict):
-            raise params_error(key, "must map keys of `train` (not per_task) to this task's values")
+def _check_task_train(params: Params) -> None:
     for task in params.all_tasks():
         params.train_for(task)
 
@@ -388,15 +384,15 @@ def validate(raw: Any) -> Params:
             raise params_error(name, "is missing")
         if section is not None:
             sections[name] = section.parse(name, raw[name])
-    tasks = _check_tasks(raw["noise"].get("tasks"))
+    tasks, task_train = _check_tasks(raw["noise"].get("tasks"))
     sections["noise"] = sections["noise"].model_copy(update={"tasks": tasks})
     sections["models"] = _check_models(raw["models"])
     _check_extra_models(sections["extra_models"], sections["models"], tasks)
     sections["curriculum"] = _check_curriculum(raw["curriculum"], tasks)
     sections["blind"] = _check_blind(sections["blind"], sections["models"], tasks)
     _check_dataset_shape(sections["data"])
-    params = Params.model_construct(**sections)
-    _check_per_task(params)
+    params = Params.model_construct(**sections, task_train=task_train)
+    _check_task_train(params)
     return params
 
 
