@@ -85,7 +85,10 @@ def values_of(variables: list) -> list[np.ndarray]:
 def assign(variables: list, values: list[np.ndarray], what: str) -> None:
     """Give `variables` the saved `values`; a checkpoint of other networks is an error."""
     if len(variables) != len(values):
-        raise ValueError(f"the checkpoint's {what} does not fit the models")
+        raise ValueError(
+            f"the checkpoint does not fit the models: {len(values)} saved arrays of {what}, "
+            f"{len(variables)} in the models"
+        )
     for variable, value in zip(variables, values, strict=True):
         variable.assign(value)
 
