@@ -166,3 +166,15 @@ def test_a_run_killed_after_its_last_checkpoint_saves_the_best_weights(
     assert "after epoch 3" in resumed.stdout
     for resumed_array, first_array in zip(weights(work / stage.saved), first, strict=True):
         np.testing.assert_array_equal(resumed_array, first_array)
+
+
+def test_a_checkpoint_of_other_networks_names_the_counts_that_differ():
+    import keras
+
+    from fer_denoise.checkpoints import assign
+
+    variables = [keras.Variable(np.zeros(2)), keras.Variable(np.zeros(3))]
+    with pytest.raises(ValueError, match="3 saved arrays of variables, 2 in the models"):
+        assign(variables, [np.ones(2)] * 3, "variables")
+    assign(variables, [np.ones(2), np.ones(3)], "variables")
+    assert [float(v.numpy().sum()) for v in variables] == [2.0, 3.0]
