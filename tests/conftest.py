@@ -1,5 +1,6 @@
 """Small synthetic FER2013 data, so the suite needs neither the real data set nor a network."""
 
+import contextlib
 import io
 import json
 import zipfile
@@ -7,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
-from tiny_repo import TINY_CSV, make_tiny_repository, outcome, run
+from tiny_repo import ROOT, TINY_CSV, make_tiny_repository, outcome, run
 
 from fer_denoise.fer2013 import EMOTIONS
+from fer_denoise.stages import add_noise, fetch, prepare
 
 USAGES = ("Training", "PublicTest", "PrivateTest")
 
@@ -57,6 +60,24 @@ def write_image_zip(path: Path, rows, ids=None) -> Path:
                 f"{folder}/{EMOTIONS[emotion]}/{usage}_{image_id}.png", png_bytes(image)
             )
     return path
+
+
+def committed_params(source: Path) -> dict:
+    """The committed params.yaml's values, reading the data set from `source`."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"]["source"] = str(source)
+    return params
+
+
+def noisy_workspace(folder: Path, params: dict, task: str) -> Path:
+    """`folder` with `params` written, its data fetched, prepared and noised for `task`: the
+    first stages run in this process (seconds), ready for a training stage's subprocess."""
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    with contextlib.chdir(folder):
+        fetch.main()
+        prepare.main()
+        add_noise.main(task)
+    return folder
 
 
 @pytest.fixture

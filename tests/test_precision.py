@@ -2,7 +2,6 @@
 image's ends and in the saved model, and a training log that says what this machine runs."""
 
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -12,11 +11,11 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from conftest import write_fer_csv
+from conftest import committed_params, noisy_workspace, write_fer_csv
 
 from fer_denoise.denoiser_training import build_denoiser
 from fer_denoise.models.unet import UNetSettings
-from fer_denoise.params import Train, load_params
+from fer_denoise.params import Train
 from fer_denoise.precision import (
     all_float32,
     cpu_flags,
@@ -24,7 +23,6 @@ from fer_denoise.precision import (
     image_ends_float32,
     precision_scope,
 )
-from fer_denoise.stages import add_noise, fetch, prepare
 from fer_denoise.transfer import leaf_layers
 
 ROOT = Path(__file__).parents[1]
@@ -97,20 +95,10 @@ def test_the_network_runs_bfloat16_between_float32_image_ends(noise, tmp_path):
 
 
 def test_a_mixed_precision_training_stage_says_so_and_saves_a_float32_model(tmp_path):
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["data"]["source"] = str(write_fer_csv(tmp_path / "fer2013.csv", per_split=32, seed=3))
+    params = committed_params(write_fer_csv(tmp_path / "fer2013.csv", per_split=32, seed=3))
     params["models"]["unet"].update(depth=2, base_filters=4)
     params["train"].update(epochs=1, batch_size=8, precision="mixed_bfloat16")
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    cwd = Path.cwd()
-    os.chdir(tmp_path)
-    try:
-        fetch.main()
-        prepare.main()
-        add_noise.main("gaussian_low")
-        assert load_params().train.precision == "mixed_bfloat16"
-    finally:
-        os.chdir(cwd)
+    noisy_workspace(tmp_path, params, "gaussian_low")
     done = subprocess.run(
         [sys.executable, "-m", "fer_denoise.stages.train", "unet", "gaussian_low"],
         cwd=tmp_path,

@@ -2,7 +2,6 @@
 the denoisers' `fit` stages, the GAN's loop and the emotion classifier alike."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,14 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from conftest import write_fer_csv
+from conftest import committed_params, noisy_workspace, write_fer_csv
 from tiny_repo import copy_run
 
 from fer_denoise.params import SCRATCH
-from fer_denoise.stages import add_noise, fetch, prepare
 
-ROOT = Path(__file__).parents[1]
 TASK = "gaussian_low"
 
 
@@ -63,8 +59,7 @@ CLASSIFIER = Stage("classifier", module("emotion_classifier"), 1, task=None)
 def workspace(tmp_path_factory) -> Path:
     """Prepared and noisy tiny data, and params for three short epochs."""
     work = tmp_path_factory.mktemp("resume")
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["data"]["source"] = str(write_fer_csv(work / "fer2013.csv", per_split=64, seed=2))
+    params = committed_params(write_fer_csv(work / "fer2013.csv", per_split=64, seed=2))
     for model in ("unet", "attention_unet"):
         params["models"][model].update(depth=2, base_filters=4)
     params["train"].update(epochs=3, batch_size=8, early_stopping_patience=3)
@@ -74,15 +69,7 @@ def workspace(tmp_path_factory) -> Path:
     params["classifier"].update(
         epochs=3, batch_size=8, width=4, blocks=2, early_stopping_patience=3
     )
-    (work / "params.yaml").write_text(yaml.safe_dump(params))
-    cwd = Path.cwd()
-    os.chdir(work)
-    try:
-        fetch.main()
-        prepare.main()
-        add_noise.main(TASK)
-    finally:
-        os.chdir(cwd)
+    noisy_workspace(work, params, TASK)
     # The GAN starts from the task's Attention U-Net.
     subprocess.run(ATTENTION.command, cwd=work, check=True, capture_output=True)
     return work
