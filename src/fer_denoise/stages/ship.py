@@ -3,12 +3,15 @@
 Each blind model (models/blind/<task>.keras) is saved without its optimizer state into
 src/fer_denoise/weights/<family>.keras (`impulse`, `gaussian`, ...), which git tracks
 (`cache: false`): `fer-denoise denoise` uses them right after installing the package, and
-dvc.lock holds their hashes, so the shipped files are exactly what the pipeline produced.
+dvc.lock holds their hashes, so the shipped files are exactly what the pipeline produced. The
+same weights make the same file bytes (no save time inside), so a rerun that retrains a blind
+model to the same weights leaves git nothing new to store.
 """
 
 from fer_denoise.errors import run_stage
 from fer_denoise.files import atomic_path
 from fer_denoise.inference import load_model
+from fer_denoise.model_archive import make_reproducible
 from fer_denoise.model_card import read_card, write_card
 from fer_denoise.params import load_params
 from fer_denoise.paths import SHIPPED_DIR
@@ -22,6 +25,7 @@ def main() -> None:
             target = folder / f"{family}.keras"
             load_model(source).save(target)  # loaded uncompiled: no optimizer state
             write_card(target, {**read_card(source), "family": family})
+            make_reproducible(target)
             print(f"{source} -> {SHIPPED_DIR / target.name} ({target.stat().st_size:,} bytes)")
 
 
