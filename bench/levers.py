@@ -35,7 +35,7 @@ TASKS = {
     "gaussian_006": {"type": "gaussian", "sigma": 0.06},
 }
 
-# name: (input, loss, schedule, base_filters)
+# name: (input, loss, schedule, base_filters); fill_sign: the mask of 1s and the mask of 0s
 VARIANTS = {
     "base": ("noisy", "mse", "constant", 16),
     "fill": ("fill", "mse", "constant", 16),
@@ -45,6 +45,7 @@ VARIANTS = {
     "fill_mask_w32": ("fill_mask", "mse", "constant", 32),
     "fill_mask_psnr_cos": ("fill_mask", "psnr", "cosine", 16),
     "fill_psnr_cos": ("fill", "psnr", "cosine", 16),
+    "fill_sign_psnr_cos": ("fill_sign", "psnr", "cosine", 16),
     "cos": ("noisy", "mse", "cosine", 16),
     "psnr": ("noisy", "psnr", "constant", 16),
     "psnr_cos": ("noisy", "psnr", "cosine", 16),
@@ -61,7 +62,13 @@ def build(variant: str, shape, spec) -> keras.Model:
         model = body
     else:
         filled, mask = ImpulseFill(name="fill")(noisy)
-        features = layers.Concatenate()([filled, mask]) if source == "fill_mask" else filled
+        if source == "fill":
+            features = filled
+        elif source == "fill_mask":
+            features = layers.Concatenate()([filled, mask])
+        else:  # the mask split by the impulse's value: a clean saturated pixel (black hair, a
+            # white background) shares its value with its neighbours, an impulse seldom does
+            features = layers.Concatenate()([filled, mask * noisy, mask * (1.0 - noisy)])
         body = build_model("unet", features.shape[1:], base_filters=width, residual=False)
         correction = body(features)[..., :1]
         model = keras.Model(noisy, layers.Subtract()([filled, correction]))
