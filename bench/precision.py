@@ -97,7 +97,7 @@ def run() -> None:
             print(f"round {round_number + 1}: {json.dumps(result)}", flush=True)
     for variant, runs in results.items():
         medians = {
-            key: statistics.median(run[key] for run in runs)
+            key: round(statistics.median(run[key] for run in runs), 3)
             for key in ("train_images_per_s", "predict_images_per_s", "psnr", "psnr_saved_float32")
         }
         print(f"{variant:>15} median of {len(runs)}: {json.dumps(medians)}")
