@@ -35,7 +35,7 @@ TASKS = {
     "gaussian_006": {"type": "gaussian", "sigma": 0.06},
 }
 
-# name: (input, loss, schedule, base_filters); fill_sign: the mask of 1s and the mask of 0s
+# name: (input, loss, schedule, base_filters); fill_sign: the masks of 1s and of 0s
 VARIANTS = {
     "base": ("noisy", "mse", "constant", 16),
     "fill": ("fill", "mse", "constant", 16),
@@ -66,8 +66,8 @@ def build(variant: str, shape, spec) -> keras.Model:
             features = filled
         elif source == "fill_mask":
             features = layers.Concatenate()([filled, mask])
-        else:  # the mask split by the impulse's value: a clean saturated pixel (black hair, a
-            # white background) shares its value with its neighbours, an impulse seldom does
+        else:  # the mask split by the pixel's value: the filled face does not say whether a
+            # masked pixel was 0 or 1, which tells a clean black or white pixel from an impulse
             features = layers.Concatenate()([filled, mask * noisy, mask * (1.0 - noisy)])
         body = build_model("unet", features.shape[1:], base_filters=width, residual=False)
         correction = body(features)[..., :1]
