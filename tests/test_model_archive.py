@@ -7,17 +7,18 @@ import zipfile
 import keras
 import numpy as np
 
-from fer_denoise.model_archive import ZIP_EPOCH, make_reproducible
+from fer_denoise.model_archive import ZIP_EPOCH, save_model
 from fer_denoise.model_card import read_card, write_card
 
 CARD = {"model": "unet", "task": "gaussian_low"}
 
 
 def saved(model: keras.Model, path, reproducible: bool):
-    model.save(path)
-    write_card(path, CARD)
     if reproducible:
-        make_reproducible(path)
+        save_model(model, path, CARD)
+    else:  # what Keras alone does
+        model.save(path)
+        write_card(path, CARD)
     return path
 
 
@@ -31,7 +32,7 @@ def test_the_same_model_saved_twice_makes_the_same_bytes_and_still_loads(tmp_pat
     later = saved(model, tmp_path / "later.keras", reproducible=False)
 
     assert first.read_bytes() == second.read_bytes()
-    assert plain.read_bytes() != later.read_bytes()  # what Keras alone does
+    assert plain.read_bytes() != later.read_bytes()
     with zipfile.ZipFile(second) as archive:
         assert {info.date_time for info in archive.infolist()} == {ZIP_EPOCH}
         assert "date_saved" not in json.loads(archive.read("metadata.json"))

@@ -1,4 +1,5 @@
 import logging
+import zipfile
 
 import keras
 import numpy as np
@@ -141,6 +142,39 @@ def test_impulse_fill_averages_the_known_neighbours_and_fills_clusters_from_outs
     assert filled[0, 4, 4, 0] == pytest.approx(0.5, abs=1e-6)  # reached on the second pass
     assert np.array_equal(mask > 0, (image == 0) | (image == 1))
     assert np.all((filled > 0) & (filled < 1))
+
+
+def test_split_impulse_mask_says_which_pixels_are_at_1_and_which_at_0():
+    image = np.full((1, 4, 4, 1), 0.5, np.float32)
+    image[0, 0, 0], image[0, 1, 2], image[0, 3, 3] = 1.0, 0.0, 1.0
+    _, mask = (keras.ops.convert_to_numpy(t) for t in ImpulseFill(split_mask=True)(image))
+    assert mask.shape == (1, 4, 4, 2)
+    assert np.array_equal(mask[..., 0], image[..., 0] == 1)
+    assert np.array_equal(mask[..., 1], image[..., 0] == 0)
+
+
+def test_a_model_saved_before_the_split_mask_loads_with_its_one_mask(tmp_path):
+    noisy = keras.Input((8, 8, 1))
+    filled, mask = ImpulseFill(name="impulse_fill")(noisy)
+    features = keras.layers.Concatenate()([filled, mask])
+    model = keras.Model(noisy, keras.layers.Conv2D(1, 3, padding="same")(features))
+    model.save(tmp_path / "new.keras")
+    with (
+        zipfile.ZipFile(tmp_path / "new.keras") as new,
+        zipfile.ZipFile(tmp_path / "old.keras", "w") as old,
+    ):  # the config as it was written before `split_mask` existed
+        for member in new.namelist():
+            data = new.read(member)
+            if member == "config.json":
+                assert b'"split_mask": false' in data
+                data = data.replace(b', "split_mask": false', b"")
+            old.writestr(member, data)
+    reloaded = load_model(tmp_path / "old.keras")
+    assert reloaded.get_layer("impulse_fill").split_mask is False
+    faces = np.random.default_rng(3).integers(0, 2, (2, 8, 8, 1)).astype(np.float32)
+    np.testing.assert_array_equal(
+        reloaded.predict(faces, verbose=0), model.predict(faces, verbose=0)
+    )
 
 
 def test_impulse_input_model_refines_only_impulses_and_survives_saving(tmp_path):

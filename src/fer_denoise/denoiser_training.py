@@ -15,10 +15,9 @@ import numpy as np
 from fer_denoise.checkpoints import TrainingRun, fit_resumable
 from fer_denoise.datasets import load_noisy, load_prepared
 from fer_denoise.distribute import distribution_scope
-from fer_denoise.files import atomic_path
 from fer_denoise.inference import load_model
 from fer_denoise.losses import get_loss, psnr
-from fer_denoise.model_card import write_card
+from fer_denoise.model_archive import save_model
 from fer_denoise.models import architecture, model_settings
 from fer_denoise.models.impulse import with_impulse_input, with_switching_output
 from fer_denoise.noise import is_impulse, to_float
@@ -176,10 +175,9 @@ def fit_denoiser(
     if train.precision != "float32":
         all_float32(model)  # saved float32: reading it needs no bfloat16
     path = params.model_file(model_name, task)
-    with atomic_path(path) as tmp:
-        model.save(tmp)
-        frozen = min(frozen_epochs, train.epochs)
-        write_card(tmp, card(model, model_name, task, spec, settings, train, init, frozen, state))
+    frozen = min(frozen_epochs, train.epochs)
+    model_card = card(model, model_name, task, spec, settings, train, init, frozen, state)
+    save_model(model, path, model_card)
     run.finish()
     print(f"saved {path}")
 

@@ -5,12 +5,18 @@ weights member's zip timestamp), and the model card is appended with the time to
 the same weights again makes a different file: git keeps one more copy of a shipped model on
 every rerun, and DVC sees a changed output. `make_reproducible` rewrites the archive with the
 zip format's earliest timestamp on every member and without `date_saved`, which Keras writes
-but never reads.
+but never reads. `save_model` is how every stage saves a model: atomically, with its card,
+reproducibly.
 """
 
 import json
 import zipfile
 from pathlib import Path
+
+import keras
+
+from fer_denoise.files import atomic_path
+from fer_denoise.model_card import write_card
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip member can hold
 METADATA_MEMBER = "metadata.json"
@@ -28,3 +34,11 @@ def make_reproducible(model_file: Path) -> None:
                 data = json.dumps(metadata).encode()
             member = zipfile.ZipInfo(info.filename, ZIP_EPOCH)
             archive.writestr(member, data, compress_type=info.compress_type)
+
+
+def save_model(model: keras.Model, path: Path, card: dict) -> None:
+    """Save `model` with its card at `path`: renamed into place whole, same weights same bytes."""
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+        write_card(tmp, card)
+        make_reproducible(tmp)

@@ -13,10 +13,10 @@ from fer_denoise.adversarial import AdversarialPair
 from fer_denoise.checkpoints import TrainingRun, assign, network_variables, values_of
 from fer_denoise.datasets import load_noisy, load_prepared
 from fer_denoise.errors import UserError, run_stage
-from fer_denoise.files import atomic_path
 from fer_denoise.inference import denoise, load_model
 from fer_denoise.metrics import summarize
-from fer_denoise.model_card import read_card, write_card
+from fer_denoise.model_archive import save_model
+from fer_denoise.model_card import read_card
 from fer_denoise.models.patchgan import build_patchgan
 from fer_denoise.noise import to_float
 from fer_denoise.params import load_params
@@ -129,9 +129,7 @@ def main(task: str) -> None:
         (generator, model_path(MODEL, task), card),
         (discriminator, discriminator_path(task), critic_card | {"gan": gan.model_dump()}),
     ):
-        with atomic_path(path) as tmp:
-            model.save(tmp)
-            write_card(tmp, model_card)
+        save_model(model, path, model_card)
     run.finish()
     print(
         f"saved {model_path(MODEL, task)} (epoch {state.best_epoch}) and {discriminator_path(task)}"

@@ -11,8 +11,7 @@ from fer_denoise.checkpoints import TrainingRun, fit_resumable
 from fer_denoise.datasets import load_labelled
 from fer_denoise.errors import UserError, run_stage
 from fer_denoise.fer2013 import EMOTIONS
-from fer_denoise.files import atomic_path
-from fer_denoise.model_card import write_card
+from fer_denoise.model_archive import save_model
 from fer_denoise.noise import to_float
 from fer_denoise.params import Classifier, load_params
 from fer_denoise.paths import CLASSIFIER, PREPARED, checkpoint_dir, live_dir
@@ -106,9 +105,7 @@ def main() -> None:
             "val_accuracy": round(history["val_accuracy"][best], 5),
         },
     }
-    with atomic_path(CLASSIFIER) as tmp:
-        model.save(tmp)
-        write_card(tmp, card)
+    save_model(model, CLASSIFIER, card)
     run.finish()
     print(f"saved {CLASSIFIER}: PublicTest accuracy {card['validation']['val_accuracy']:.4f}")
 

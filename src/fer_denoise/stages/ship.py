@@ -11,8 +11,8 @@ model to the same weights leaves git nothing new to store.
 from fer_denoise.errors import run_stage
 from fer_denoise.files import atomic_path
 from fer_denoise.inference import load_model
-from fer_denoise.model_archive import make_reproducible
-from fer_denoise.model_card import read_card, write_card
+from fer_denoise.model_archive import save_model
+from fer_denoise.model_card import read_card
 from fer_denoise.params import load_params
 from fer_denoise.paths import SHIPPED_DIR
 
@@ -23,9 +23,8 @@ def main() -> None:
         folder.mkdir()
         for family, source in params.blind_models().items():
             target = folder / f"{family}.keras"
-            load_model(source).save(target)  # loaded uncompiled: no optimizer state
-            write_card(target, {**read_card(source), "family": family})
-            make_reproducible(target)
+            # loaded uncompiled: saved without optimizer state
+            save_model(load_model(source), target, {**read_card(source), "family": family})
             print(f"{source} -> {SHIPPED_DIR / target.name} ({target.stat().st_size:,} bytes)")
 
 
