@@ -35,7 +35,8 @@ TASKS = {
     "gaussian_006": {"type": "gaussian", "sigma": 0.06},
 }
 
-# name: (input, loss, schedule, base_filters); fill_sign: the masks of 1s and of 0s
+# name: (input, loss, schedule, base_filters); fill_sign: the masks of 1s and of 0s (the
+# pipeline's impulse input), fill_mask: one mask of both
 VARIANTS = {
     "base": ("noisy", "mse", "constant", 16),
     "fill": ("fill", "mse", "constant", 16),
@@ -61,14 +62,8 @@ def build(variant: str, shape, spec) -> keras.Model:
         body = build_model("unet", shape, base_filters=width)
         model = body
     else:
-        filled, mask = ImpulseFill(name="fill")(noisy)
-        if source == "fill":
-            features = filled
-        elif source == "fill_mask":
-            features = layers.Concatenate()([filled, mask])
-        else:  # the mask split by the pixel's value: the filled face does not say whether a
-            # masked pixel was 0 or 1, which tells a clean black or white pixel from an impulse
-            features = layers.Concatenate()([filled, mask * noisy, mask * (1.0 - noisy)])
+        filled, mask = ImpulseFill(split_mask=source == "fill_sign", name="fill")(noisy)
+        features = filled if source == "fill" else layers.Concatenate()([filled, mask])
         body = build_model("unet", features.shape[1:], base_filters=width, residual=False)
         correction = body(features)[..., :1]
         model = keras.Model(noisy, layers.Subtract()([filled, correction]))
