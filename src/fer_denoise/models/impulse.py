@@ -41,10 +41,12 @@ class ImpulseFill(layers.Layer):
     instead of inventing it from a black or white dot.
 
     With `split_mask` the mask has two channels per image channel, the pixels at 1 and the
-    pixels at 0 (models saved before it existed have one mask, and load as they were).
+    pixels at 0 (models saved before it existed have one mask, and load as they were). It
+    computes in float32 under any policy: bfloat16 would round a pixel at 0.998 to 1.
     """
 
     def __init__(self, passes: int = 3, split_mask: bool = False, **kwargs):
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.passes = passes
         self.split_mask = split_mask
