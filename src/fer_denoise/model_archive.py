@@ -37,7 +37,8 @@ def make_reproducible(model_file: Path) -> None:
 
 
 def save_model(model: keras.Model, path: Path, card: dict) -> None:
-    """Save `model` with its card at `path`: renamed into place whole, same weights same bytes."""
+    """Save `model` with its card at `path`: renamed into place whole, without save times (Keras'
+    config can still hold object ids that differ between processes: docs/design.md)."""
     with atomic_path(path) as tmp:
         model.save(tmp)
         write_card(tmp, card)
