@@ -35,8 +35,8 @@ TASKS = {
     "gaussian_006": {"type": "gaussian", "sigma": 0.06},
 }
 
-# name: (input, loss, schedule, base_filters); fill_sign: the masks of 1s and of 0s (the
-# pipeline's impulse input), fill_mask: one mask of both
+# name: (input, loss, schedule, base_filters[, depth: 3 if not given]); fill_sign: the masks of
+# 1s and of 0s (the pipeline's impulse input), fill_mask: one mask of both
 VARIANTS = {
     "base": ("noisy", "mse", "constant", 16),
     "fill": ("fill", "mse", "constant", 16),
@@ -47,6 +47,9 @@ VARIANTS = {
     "fill_mask_psnr_cos": ("fill_mask", "psnr", "cosine", 16),
     "fill_psnr_cos": ("fill", "psnr", "cosine", 16),
     "fill_sign_psnr_cos": ("fill_sign", "psnr", "cosine", 16),
+    "fill_sign_psnr_cos_d4": ("fill_sign", "psnr", "cosine", 16, 4),
+    "fill_sign_psnr_cos_w24": ("fill_sign", "psnr", "cosine", 24),
+    "fill_sign_psnr_cos_w32": ("fill_sign", "psnr", "cosine", 32),
     "cos": ("noisy", "mse", "cosine", 16),
     "psnr": ("noisy", "psnr", "constant", 16),
     "psnr_cos": ("noisy", "psnr", "cosine", 16),
@@ -56,15 +59,18 @@ VARIANTS = {
 
 
 def build(variant: str, shape, spec) -> keras.Model:
-    source, _, _, width = VARIANTS[variant]
+    source, _, _, width, *depth = VARIANTS[variant]
+    depth = depth[0] if depth else 3
     noisy = keras.Input(shape=shape, name="noisy")
     if source == "noisy":
-        body = build_model("unet", shape, base_filters=width)
+        body = build_model("unet", shape, base_filters=width, depth=depth)
         model = body
     else:
         filled, mask = ImpulseFill(split_mask=source == "fill_sign", name="fill")(noisy)
         features = filled if source == "fill" else layers.Concatenate()([filled, mask])
-        body = build_model("unet", features.shape[1:], base_filters=width, residual=False)
+        body = build_model(
+            "unet", features.shape[1:], base_filters=width, depth=depth, residual=False
+        )
         correction = body(features)[..., :1]
         model = keras.Model(noisy, layers.Subtract()([filled, correction]))
     return with_switching_output(model) if is_impulse(spec) else model
@@ -105,7 +111,7 @@ def main() -> None:
     )
     for variant in arguments.variants:
         keras.utils.set_random_seed(arguments.seed)
-        _, loss_name, schedule, _ = VARIANTS[variant]
+        _, loss_name, schedule, *_ = VARIANTS[variant]
         batches = NoisyBatches(train, spec, arguments.batch_size, arguments.seed, arguments.task)
         steps = arguments.epochs * len(batches)
         rate = arguments.learning_rate

@@ -147,6 +147,32 @@ def test_every_tuned_filter_has_a_grid_in_params():
     assert set(TUNED_FILTERS) <= set(type(validate(DEFAULTS).baselines).model_fields)
 
 
+def test_a_task_s_model_values_override_the_section():
+    params = validate(with_change("noise.tasks.salt_pepper.models", {"unet": {"base_filters": 24}}))
+    salt_pepper, gaussian = params.models_for("salt_pepper"), params.models_for("gaussian_low")
+    assert salt_pepper["unet"] == {**params.models["unet"], "base_filters": 24}
+    assert salt_pepper["attention_unet"] == params.models["attention_unet"]
+    assert gaussian == params.models
+    blind = validate(
+        with_change("blind.tasks.salt_pepper_blind.models", {"attention_unet": {"depth": 2}})
+    ).models_for("salt_pepper_blind")
+    assert blind["attention_unet"] == {**params.models["attention_unet"], "depth": 2}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("noise.tasks.salt_pepper.models", {"resnet": {}}, "salt_pepper.models.resnet` is not a"),
+        ("noise.tasks.salt_pepper.models", {"unet": 24}, "models.unet` must be a mapping"),
+        ("noise.tasks.salt_pepper.models", [24], "salt_pepper.models` must map model names"),
+        ("blind.tasks.gaussian_blind.models", {"cnn": {}}, "gaussian_blind.models.cnn` is not"),
+    ],
+)
+def test_a_task_s_model_values_must_name_models_and_map_keys(key, value, message):
+    with pytest.raises(UserError, match=message):
+        validate(with_change(key, value))
+
+
 def test_unknown_section_and_bad_yaml_are_errors(tmp_path):
     with pytest.raises(UserError, match="`extra` is not a known section"):
         validate({**DEFAULTS, "extra": {}})

@@ -117,7 +117,7 @@ def fit_denoiser(
     params.task(task)
     make_deterministic(train.seed)
     batches, validation = training_data(task, train)
-    spec, settings = batches.spec, model_settings(params.models, model_name)
+    spec, settings = batches.spec, model_settings(params.models_for(task), model_name)
     with precision_scope(train.precision), distribution_scope(train.distribute) as replicas:
         model = build_denoiser(model_name, validation[1].shape[1:], settings, spec, train)
         if train.precision != "float32":

@@ -56,8 +56,9 @@ class Data(Settings):
 class Noise(Settings):
     seed: Seed
     factor: float = Field(gt=0.0, le=10.0)
-    # task name -> its noise type's settings, and under `train` the task's own values of `train`
-    # keys (checked in `validate`; training stages read them through `Params.train_for`)
+    # task name -> its noise type's settings; under `train` the task's own values of `train`
+    # keys, under `models` its own values of a model's keys (checked in `validate`; training
+    # stages read them through `Params.train_for` and `Params.models_for`)
     tasks: dict[str, Any]
 
 
@@ -101,6 +102,9 @@ class BlindTask(Settings):
     # its own values of `train` keys (epochs, learning rate, loss, ...), as a noise task has them
     # under noise.tasks.<task>.train: changing them reruns this model alone, not every training
     train: dict[str, Any] = Field(default_factory=dict)
+    # its own values of a model's keys (model name -> keys), as under noise.tasks.<task>.models;
+    # the blind model must keep the widths of its `init` to start from it
+    models: dict[str, Any] = Field(default_factory=dict)
 
 
 class Blind(Settings):
@@ -193,6 +197,8 @@ class Params(Settings):
     evaluate: Evaluate
     # noise task -> its own values of `train` keys (noise.tasks.<task>.train)
     task_train: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # noise task -> model name -> its own values of the model's keys (noise.tasks.<task>.models)
+    task_models: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def all_tasks(self) -> dict[str, noise.NoiseType]:
         """Every task's noise: the fixed-level tasks of `noise.tasks`, then the blind ones."""
@@ -219,6 +225,24 @@ class Params(Settings):
         if not isinstance(own, dict):
             raise params_error(key, f"must map keys of `train` to this task's values, got {own!r}")
         return Train.parse(key, {**self.train.model_dump(), **own})
+
+    def models_for(self, task: str) -> dict[str, dict[str, Any]]:
+        """Every model's settings for one task: `models` with the task's own values on top
+        (`noise.tasks.<task>.models`, or a blind task's `blind.tasks.<task>.models`), so one
+        task can train wider networks than the rest."""
+        if task in self.blind.tasks:
+            key, own = f"blind.tasks.{task}.models", self.blind.tasks[task].models
+        else:
+            key, own = f"noise.tasks.{task}.models", self.task_models.get(task, {})
+        if not isinstance(own, dict):
+            raise params_error(key, f"must map model names to this task's values, got {own!r}")
+        for name, values in own.items():
+            if name not in self.models:
+                known = ", ".join(self.models)
+                raise params_error(f"{key}.{name}", f"is not a model of `models` ({known})")
+            if not isinstance(values, dict):
+                raise params_error(f"{key}.{name}", f"must be a mapping of keys, got {values!r}")
+        return {name: {**values, **own.get(name, {})} for name, values in self.models.items()}
 
     def trained_models(self, task: str) -> dict[str, Path]:
         """The models that dvc.yaml trains for `task`: the U-Net, then the curriculum's two."""
@@ -257,11 +281,12 @@ def model_names() -> list[str]:
     return [*CHAIN_MODELS, *extras]
 
 
-def _check_tasks(tasks: Any) -> tuple[dict[str, noise.NoiseType], dict[str, Any]]:
-    """Each task's noise, and each task's own `train` values (checked by `_check_task_train`)."""
+def _check_tasks(tasks: Any) -> tuple[dict[str, noise.NoiseType], dict[str, Any], dict[str, Any]]:
+    """Each task's noise, its own `train` values and its own model values (checked by
+    `_check_task_overrides`)."""
     if not isinstance(tasks, dict) or not tasks:
         raise params_error("noise.tasks", "must map task names to noise settings (at least one)")
-    checked, task_train = {}, {}
+    checked, task_train, task_models = {}, {}, {}
     for name, task in tasks.items():
         if not isinstance(name, str) or not TASK_NAME.fullmatch(name):
             raise params_error(
@@ -269,11 +294,14 @@ def _check_tasks(tasks: Any) -> tuple[dict[str, noise.NoiseType], dict[str, Any]
                 "is not a valid task name: use lower-case letters, digits and _, starting with a "
                 "letter (it names files), with no spaces or line breaks",
             )
-        if isinstance(task, dict) and "train" in task:
+        if isinstance(task, dict):
             task = dict(task)
-            task_train[name] = task.pop("train")
+            if "train" in task:
+                task_train[name] = task.pop("train")
+            if "models" in task:
+                task_models[name] = task.pop("models")
         checked[name] = noise.parse_task(f"noise.tasks.{name}", task)
-    return checked, task_train
+    return checked, task_train, task_models
 
 
 def _check_models(models: Any) -> dict[str, dict[str, Any]]:
@@ -353,9 +381,10 @@ def _check_blind(blind: Blind, models: dict, fixed_tasks: dict) -> Blind:
     return blind.model_copy(update={"tasks": checked})
 
 
-def _check_task_train(params: Params) -> None:
+def _check_task_overrides(params: Params) -> None:
     for task in params.all_tasks():
         params.train_for(task)
+        params.models_for(task)
 
 
 def _check_dataset_shape(data: Data) -> None:
@@ -384,15 +413,15 @@ def validate(raw: Any) -> Params:
             raise params_error(name, "is missing")
         if section is not None:
             sections[name] = section.parse(name, raw[name])
-    tasks, task_train = _check_tasks(raw["noise"].get("tasks"))
+    tasks, task_train, task_models = _check_tasks(raw["noise"].get("tasks"))
     sections["noise"] = sections["noise"].model_copy(update={"tasks": tasks})
     sections["models"] = _check_models(raw["models"])
     _check_extra_models(sections["extra_models"], sections["models"], tasks)
     sections["curriculum"] = _check_curriculum(raw["curriculum"], tasks)
     sections["blind"] = _check_blind(sections["blind"], sections["models"], tasks)
     _check_dataset_shape(sections["data"])
-    params = Params.model_construct(**sections, task_train=task_train)
-    _check_task_train(params)
+    params = Params.model_construct(**sections, task_train=task_train, task_models=task_models)
+    _check_task_overrides(params)
     return params
 
 

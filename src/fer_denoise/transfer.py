@@ -39,7 +39,8 @@ def seed_from(model: keras.Model, source: keras.Model, source_path: Path) -> lis
     if not copied:
         raise UserError(
             f"{source_path} shares no layer (same name and shape) with {model.name}: set the "
-            "task's `init` in params.yaml curriculum to a model of the same family and widths"
+            "task's `init` in params.yaml (curriculum or blind.tasks) to a model of the same "
+            "family and widths, or give the task the same model values (its `models:`)"
         )
     return copied
 
