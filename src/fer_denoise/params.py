@@ -215,27 +215,29 @@ class Params(Settings):
         """The concrete noise of one task (sigma, amount, ...), as stored with its noisy set."""
         return self.task(name).resolve(self.noise.factor)
 
-    def train_for(self, task: str) -> Train:
-        """The `train` settings of one task: the section with the task's own values on top
-        (`noise.tasks.<task>.train`, or a blind task's `blind.tasks.<task>.train`)."""
+    def _own_values(self, task: str, section: str) -> tuple[str, dict[str, Any]]:
+        """A task's own values of `section` ("train" or "models") and the key they sit under:
+        `noise.tasks.<task>.<section>`, or a blind task's `blind.tasks.<task>.<section>`."""
         if task in self.blind.tasks:
-            key, own = f"blind.tasks.{task}.train", self.blind.tasks[task].train
+            own = getattr(self.blind.tasks[task], section)
+            key = f"blind.tasks.{task}.{section}"
         else:
-            key, own = f"noise.tasks.{task}.train", self.task_train.get(task, {})
+            own = {"train": self.task_train, "models": self.task_models}[section].get(task, {})
+            key = f"noise.tasks.{task}.{section}"
         if not isinstance(own, dict):
-            raise params_error(key, f"must map keys of `train` to this task's values, got {own!r}")
+            what = "keys of `train`" if section == "train" else "model names"
+            raise params_error(key, f"must map {what} to this task's values, got {own!r}")
+        return key, own
+
+    def train_for(self, task: str) -> Train:
+        """The `train` settings of one task: the section with the task's own values on top."""
+        key, own = self._own_values(task, "train")
         return Train.parse(key, {**self.train.model_dump(), **own})
 
     def models_for(self, task: str) -> dict[str, dict[str, Any]]:
-        """Every model's settings for one task: `models` with the task's own values on top
-        (`noise.tasks.<task>.models`, or a blind task's `blind.tasks.<task>.models`), so one
-        task can train wider networks than the rest."""
-        if task in self.blind.tasks:
-            key, own = f"blind.tasks.{task}.models", self.blind.tasks[task].models
-        else:
-            key, own = f"noise.tasks.{task}.models", self.task_models.get(task, {})
-        if not isinstance(own, dict):
-            raise params_error(key, f"must map model names to this task's values, got {own!r}")
+        """Every model's settings for one task: `models` with the task's own values on top, so
+        one task can train wider networks than the rest."""
+        key, own = self._own_values(task, "models")
         for name, values in own.items():
             if name not in self.models:
                 known = ", ".join(self.models)
