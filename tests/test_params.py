@@ -191,4 +191,5 @@ def test_a_task_s_train_settings_override_the_section():
     blind = params.train_for("gaussian_blind")  # its own values: blind.tasks.<task>.train
     own = params.blind.tasks["gaussian_blind"].train
     assert (blind.epochs, blind.loss) == (own["epochs"], own["loss"])
-    assert blind.batch_size == params.train.batch_size
+    section = params.train.model_dump().items()
+    assert all(getattr(blind, key) == value for key, value in section if key not in own)
