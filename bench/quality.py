@@ -50,7 +50,8 @@ def timed_repro(force: bool, results: Path, command: list[str] | None = None) ->
     in `results`."""
     results.mkdir(parents=True, exist_ok=True)
     command = command or ["dvc", "repro", *(["--force", "--no-run-cache"] if force else [])]
-    times = timed(command, results / LOG)
+    commit = git("rev-parse", "HEAD")  # an experiment's base, even if HEAD moves while it runs
+    times = {**timed(command, results / LOG), "commit": commit}
     (results / TIMES).write_text(json.dumps(times, indent=2) + "\n")
     return times
 
@@ -61,13 +62,12 @@ def experiment_command(name: str, settings: list[str]) -> list[str]:
     return ["dvc", "exp", "run", "--temp", "--name", name, *(f"-S{s}" for s in settings)]
 
 
-def experiment_file(name: str, path: Path) -> str:
-    """A file of the experiment `name` run on HEAD, from the commit DVC keeps for it."""
-    head = git("rev-parse", "HEAD")
-    ref = f"refs/exps/{head[:2]}/{head[2:]}/{name}"
+def experiment_file(name: str, path: Path, base: str) -> str:
+    """A file of the experiment `name` run on commit `base`, from the commit DVC keeps for it."""
+    ref = f"refs/exps/{base[:2]}/{base[2:]}/{name}"
     if not git("rev-parse", "--verify", "--quiet", ref, check=False):
         sys.exit(
-            f"no experiment {name!r} of HEAD ({head[:7]}): run `python {__file__} --exp {name} "
+            f"no experiment {name!r} of {base[:7]}: run `python {__file__} --exp {name} "
             "--set KEY=VALUE --repro` first (`dvc exp show` lists the experiments)"
         )
     return git("show", f"{ref}:{path.as_posix()}")
@@ -160,7 +160,7 @@ def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repro", action="store_true", help="run and time `dvc repro` first")
     parser.add_argument("--force", action="store_true", help="with --repro: rerun every stage")
-    parser.add_argument("--exp", metavar="NAME", help="an experiment of HEAD, not the workspace")
+    parser.add_argument("--exp", metavar="NAME", help="an experiment (of HEAD when it ran), not the workspace")
     parser.add_argument(
         "--set", metavar="KEY=VALUE", action="append", default=[], help="with --exp: a param"
     )
@@ -178,8 +178,9 @@ def run() -> None:
     else:
         sys.exit(f"no timed run yet ({results / TIMES} is missing): add --repro")
     if arguments.exp:
-        evaluation = json.loads(experiment_file(arguments.exp, EVALUATION))
-        factor = noise_factor(experiment_file(arguments.exp, Path("params.yaml")))
+        base = times.get("commit") or git("rev-parse", "HEAD")  # older runs did not keep it
+        evaluation = json.loads(experiment_file(arguments.exp, EVALUATION, base))
+        factor = noise_factor(experiment_file(arguments.exp, Path("params.yaml"), base))
     else:
         if not EVALUATION.is_file():
             sys.exit(f"{EVALUATION} is missing: run `dvc repro` (or `dvc pull`) first")
