@@ -160,7 +160,7 @@ def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repro", action="store_true", help="run and time `dvc repro` first")
     parser.add_argument("--force", action="store_true", help="with --repro: rerun every stage")
-    parser.add_argument("--exp", metavar="NAME", help="an experiment (of HEAD when it ran), not the workspace")
+    parser.add_argument("--exp", metavar="NAME", help="an experiment, not the workspace")
     parser.add_argument(
         "--set", metavar="KEY=VALUE", action="append", default=[], help="with --exp: a param"
     )
