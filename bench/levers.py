@@ -6,6 +6,9 @@ an .npz with `train` and `val` uint8 arrays. The validation noise is fixed by th
 
     python bench/levers.py --task salt_pepper --epochs 4 --train-images 4000 \
         --variants base fill fill_mask
+
+`--ema 0.999` also scores, after every epoch, an exponential moving average of the weights
+(updated after every step; training itself is unchanged, so one run gives both curves).
 """
 
 import argparse
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from keras import layers
+from keras import layers, ops
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -35,8 +38,11 @@ TASKS = {
     "gaussian_006": {"type": "gaussian", "sigma": 0.06},
 }
 
-# name: (input, loss, schedule, base_filters[, depth: 3 if not given]); fill_sign: the masks of
-# 1s and of 0s (the pipeline's impulse input), fill_mask: one mask of both
+# name: (input, loss, schedule, base_filters[, depth: 3[, top_filters: base_filters]]);
+# fill_sign: the masks of 1s and of 0s (the pipeline's impulse input), fill_mask: one mask of
+# both; *_top<N>: N filters at full resolution (the U-Net's top_filters); *_unshuffle: the
+# U-Net runs on 2x2 blocks of pixels stacked as channels (FFDNet's pixel-unshuffle), a level
+# fewer, so base_filters at 24x24 cost what base_filters / 2 cost at 48x48
 VARIANTS = {
     "base": ("noisy", "mse", "constant", 16),
     "fill": ("fill", "mse", "constant", 16),
@@ -50,6 +56,14 @@ VARIANTS = {
     "fill_sign_psnr_cos_d4": ("fill_sign", "psnr", "cosine", 16, 4),
     "fill_sign_psnr_cos_w24": ("fill_sign", "psnr", "cosine", 24),
     "fill_sign_psnr_cos_w32": ("fill_sign", "psnr", "cosine", 32),
+    "fill_sign_psnr_cos_top24": ("fill_sign", "psnr", "cosine", 16, 3, 24),
+    "fill_sign_psnr_cos_top32": ("fill_sign", "psnr", "cosine", 16, 3, 32),
+    "fill_sign_psnr_cos_w12_top24": ("fill_sign", "psnr", "cosine", 12, 3, 24),
+    "fill_sign_psnr_cos_w8_top24": ("fill_sign", "psnr", "cosine", 8, 3, 24),
+    "fill_sign_psnr_cos_w8_top32": ("fill_sign", "psnr", "cosine", 8, 3, 32),
+    "fill_sign_psnr_cos_unshuffle32": ("fill_sign_unshuffle", "psnr", "cosine", 32, 2),
+    "fill_sign_psnr_cos_unshuffle40": ("fill_sign_unshuffle", "psnr", "cosine", 40, 2),
+    "fill_sign_psnr_cos_unshuffle48": ("fill_sign_unshuffle", "psnr", "cosine", 48, 2),
     "cos": ("noisy", "mse", "cosine", 16),
     "psnr": ("noisy", "psnr", "constant", 16),
     "psnr_cos": ("noisy", "psnr", "cosine", 16),
@@ -58,22 +72,83 @@ VARIANTS = {
 }
 
 
+def unshuffle(x):
+    """(N, H, W, C) -> (N, H/2, W/2, 4C): each 2x2 block of pixels as channels."""
+    _, height, width, channels = x.shape
+    x = ops.reshape(x, (-1, height // 2, 2, width // 2, 2, channels))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (-1, height // 2, width // 2, 4 * channels))
+
+
+def shuffle(x):
+    """The inverse of unshuffle."""
+    _, height, width, channels = x.shape
+    x = ops.reshape(x, (-1, height, width, 2, 2, channels // 4))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (-1, 2 * height, 2 * width, channels // 4))
+
+
 def build(variant: str, shape, spec) -> keras.Model:
-    source, _, _, width, *depth = VARIANTS[variant]
-    depth = depth[0] if depth else 3
+    source, _, _, width, *shape_options = VARIANTS[variant]
+    depth = shape_options[0] if shape_options else 3
+    top = shape_options[1] if len(shape_options) > 1 else None
     noisy = keras.Input(shape=shape, name="noisy")
     if source == "noisy":
         body = build_model("unet", shape, base_filters=width, depth=depth)
         model = body
+    elif source == "fill_sign_unshuffle":
+        filled, mask = ImpulseFill(split_mask=True, name="fill")(noisy)
+        features = layers.Concatenate()([unshuffle(filled), unshuffle(mask)])
+        body = build_model(
+            "unet", features.shape[1:], base_filters=width, depth=depth, residual=False
+        )
+        correction = shuffle(body(features)[..., :4])
+        model = keras.Model(noisy, layers.Subtract()([filled, correction]))
     else:
         filled, mask = ImpulseFill(split_mask=source == "fill_sign", name="fill")(noisy)
         features = filled if source == "fill" else layers.Concatenate()([filled, mask])
         body = build_model(
-            "unet", features.shape[1:], base_filters=width, depth=depth, residual=False
+            "unet",
+            features.shape[1:],
+            base_filters=width,
+            top_filters=top,
+            depth=depth,
+            residual=False,
         )
         correction = body(features)[..., :1]
         model = keras.Model(noisy, layers.Subtract()([filled, correction]))
     return with_switching_output(model) if is_impulse(spec) else model
+
+
+class WeightAverages(keras.callbacks.Callback):
+    """Exponential moving averages of a model's weights, one per momentum, after every step."""
+
+    def __init__(self, momenta: list[float]):
+        super().__init__()
+        self.momenta = momenta
+        self.averages: dict[float, list] = {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        weights = self.model.trainable_variables
+        if not self.averages:
+            self.averages = {m: [keras.Variable(w) for w in weights] for m in self.momenta}
+            return
+        for momentum, averages in self.averages.items():
+            for average, weight in zip(averages, weights, strict=True):
+                average.assign(momentum * average + (1 - momentum) * weight)
+
+    def scored(self, score) -> dict[float, float]:
+        """score() with each average in place of the weights, which are then put back."""
+        weights = self.model.trainable_variables
+        kept = [w.numpy() for w in weights]
+        scores = {}
+        for momentum, averages in self.averages.items():
+            for weight, average in zip(weights, averages, strict=True):
+                weight.assign(average)
+            scores[momentum] = score()
+        for weight, value in zip(weights, kept, strict=True):
+            weight.assign(value)
+        return scores
 
 
 def load(path: Path, train_images: int, val_images: int):
@@ -97,6 +172,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=0.002)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--ema", type=float, nargs="*", default=[], help="momenta to score")
     parser.add_argument("--json", type=Path, help="append one JSON line per variant here")
     arguments = parser.parse_args()
 
@@ -123,20 +199,29 @@ def main() -> None:
             loss=psnr_loss if loss_name == "psnr" else "mse",
             metrics=[psnr],
         )
-        curve, start = [], time.monotonic()
+
+        def score(model: keras.Model = model) -> float:
+            restored = model.predict(noisy_val, batch_size=256, verbose=0)
+            return round(float(psnr_per_image(clean_val, restored).mean()), 3)
+
+        averages = WeightAverages(arguments.ema)
+        curve, ema_curves, start = [], {m: [] for m in arguments.ema}, time.monotonic()
         for epoch in range(arguments.epochs):
             batches.start_at(epoch)
-            model.fit(batches, epochs=1, shuffle=False, verbose=0)
-            restored = model.predict(noisy_val, batch_size=256, verbose=0)
-            curve.append(round(float(psnr_per_image(clean_val, restored).mean()), 3))
+            model.fit(batches, epochs=1, shuffle=False, verbose=0, callbacks=[averages])
+            curve.append(score())
+            for momentum, value in averages.scored(score).items():
+                ema_curves[momentum].append(value)
+            emas = "".join(f", EMA {m}: {c[-1]:.3f}" for m, c in ema_curves.items())
             print(
-                f"{variant} epoch {epoch + 1}: val PSNR {curve[-1]:.3f} "
+                f"{variant} epoch {epoch + 1}: val PSNR {curve[-1]:.3f}{emas} "
                 f"({time.monotonic() - start:.0f}s)",
                 flush=True,
             )
         if arguments.json:
             with arguments.json.open("a") as out:
                 row = {"task": arguments.task, "variant": variant, "curve": curve}
+                row.update({f"ema_{m}": c for m, c in ema_curves.items()})
                 row.update(seconds=round(time.monotonic() - start), params=model.count_params())
                 out.write(json.dumps(row) + "\n")
         assert not math.isnan(curve[-1]), f"{variant} diverged"

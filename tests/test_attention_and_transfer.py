@@ -39,10 +39,11 @@ def weights_by_layer(model: keras.Model) -> dict[str, list[np.ndarray]]:
     return {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
 
 
-def test_a_unet_seeds_every_attention_unet_layer_it_shares(tmp_path):
-    unet = build_model("unet", (48, 48, 1), **SMALL)
+@pytest.mark.parametrize("widths", [{}, {"top_filters": 6}])
+def test_a_unet_seeds_every_attention_unet_layer_it_shares(tmp_path, widths):
+    unet = build_model("unet", (48, 48, 1), **SMALL, **widths)
     unet.save(tmp_path / "unet.keras")
-    attention = build_model("attention_unet", (48, 48, 1), **SMALL)
+    attention = build_model("attention_unet", (48, 48, 1), **SMALL, **widths)
     untouched = weights_by_layer(attention)
 
     copied = seed_from(attention, keras.saving.load_model(tmp_path / "unet.keras"), tmp_path)

@@ -23,6 +23,19 @@ def test_unet_keeps_the_input_shape(depth, residual):
     assert model.count_params() > 0
 
 
+@pytest.mark.parametrize("name", ["unet", "attention_unet"])
+def test_top_filters_widen_the_full_resolution_level_alone(name):
+    model = build_model(name, (48, 48, 1), depth=2, base_filters=4, top_filters=10)
+    filters = {layer.name: layer.filters for layer in model.layers if hasattr(layer, "filters")}
+    full_resolution = ("down0_conv1", "down0_conv2", "up0", "dec0_conv1", "dec0_conv2")
+    assert {filters[layer] for layer in full_resolution} == {10}
+    assert filters["down1_conv2"] == filters["up1"] == 8
+    assert filters["bottleneck_conv2"] == 16
+    narrow = build_model(name, (48, 48, 1), depth=2, base_filters=4)
+    assert narrow.get_layer("down0_conv2").filters == 4
+    assert model.count_params() > narrow.count_params()
+
+
 def registered_models() -> list[str]:
     from fer_denoise.models.registry import REGISTRY, architecture, extra_names
 

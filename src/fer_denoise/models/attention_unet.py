@@ -43,7 +43,5 @@ def build_attention_unet(input_shape: tuple[int, ...], settings: UNetSettings) -
 
     check_divisible(input_shape, settings.depth)
     inputs = keras.Input(shape=input_shape, name="noisy")
-    outputs = u_net_layers(
-        inputs, settings.depth, settings.base_filters, settings.batch_norm, settings.residual, gate
-    )
+    outputs = u_net_layers(inputs, settings, gate)
     return keras.Model(inputs, outputs, name="attention_unet")
