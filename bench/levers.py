@@ -68,6 +68,7 @@ VARIANTS = {
     "psnr": ("noisy", "psnr", "constant", 16),
     "psnr_cos": ("noisy", "psnr", "cosine", 16),
     "w32": ("noisy", "mse", "constant", 32),
+    "top32": ("noisy", "mse", "constant", 16, 3, 32),
     "cos_w32": ("noisy", "mse", "cosine", 32),
 }
 
@@ -94,7 +95,7 @@ def build(variant: str, shape, spec) -> keras.Model:
     top = shape_options[1] if len(shape_options) > 1 else None
     noisy = keras.Input(shape=shape, name="noisy")
     if source == "noisy":
-        body = build_model("unet", shape, base_filters=width, depth=depth)
+        body = build_model("unet", shape, base_filters=width, top_filters=top, depth=depth)
         model = body
     elif source == "fill_sign_unshuffle":
         filled, mask = ImpulseFill(split_mask=True, name="fill")(noisy)
