@@ -63,7 +63,6 @@ VARIANTS = {
     "fill_sign_psnr_cos_w8_top32": ("fill_sign", "psnr", "cosine", 8, 3, 32),
     "fill_sign_psnr_cos_unshuffle32": ("fill_sign_unshuffle", "psnr", "cosine", 32, 2),
     "fill_sign_psnr_cos_unshuffle40": ("fill_sign_unshuffle", "psnr", "cosine", 40, 2),
-    "fill_sign_psnr_cos_unshuffle48": ("fill_sign_unshuffle", "psnr", "cosine", 48, 2),
     "cos": ("noisy", "mse", "cosine", 16),
     "psnr": ("noisy", "psnr", "constant", 16),
     "psnr_cos": ("noisy", "psnr", "cosine", 16),
