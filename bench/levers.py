@@ -59,6 +59,7 @@ VARIANTS = {
     "fill_sign_psnr_cos_top24": ("fill_sign", "psnr", "cosine", 16, 3, 24),
     "fill_sign_psnr_cos_top32": ("fill_sign", "psnr", "cosine", 16, 3, 32),
     "fill_sign_psnr_cos_w12_top24": ("fill_sign", "psnr", "cosine", 12, 3, 24),
+    "fill_sign_psnr_cos_w12_top32": ("fill_sign", "psnr", "cosine", 12, 3, 32),
     "fill_sign_psnr_cos_w8_top24": ("fill_sign", "psnr", "cosine", 8, 3, 24),
     "fill_sign_psnr_cos_w8_top32": ("fill_sign", "psnr", "cosine", 8, 3, 32),
     "fill_sign_psnr_cos_unshuffle32": ("fill_sign_unshuffle", "psnr", "cosine", 32, 2),

@@ -45,7 +45,19 @@ def test_the_committed_params_are_valid():
         ("evaluate", None, "`evaluate` is missing"),
         ("curriculum.speckle", {"init": "x.keras"}, "`curriculum.speckle` is not a task"),
         ("curriculum.salt_pepper.init", "unet", "`curriculum.salt_pepper.init` must be a saved"),
-        ("curriculum.salt_pepper", {"init": "a.keras", "lr": 1}, "exactly one key, `init`"),
+        ("curriculum.salt_pepper", {"init": "a.keras", "lr": 1}, "must hold `init` and, opt"),
+        ("curriculum.salt_pepper", {"fine_tune": {}}, "must hold `init` and, optionally"),
+        ("curriculum.salt_pepper.fine_tune", 5, "`curriculum.salt_pepper.fine_tune` must map"),
+        (
+            "curriculum.salt_pepper.fine_tune",
+            {"epoch": 5},
+            "`curriculum.salt_pepper.fine_tune.epoch` is not a known key",
+        ),
+        (
+            "curriculum.salt_pepper.fine_tune",
+            {"epochs": 0},
+            "`curriculum.salt_pepper.fine_tune.epochs` must be an integer >= 1",
+        ),
         ("fine_tune.frozen_epochs", -1, "`fine_tune.frozen_epochs` must be an integer >= 0"),
         ("gan.content_loss", "gan", "`gan.content_loss` must be one of mse, mae"),
         ("gan.label_smoothing", 0.9, "`gan.label_smoothing` must be a number >= 0.0 and <= 0.5"),
@@ -180,6 +192,15 @@ def test_unknown_section_and_bad_yaml_are_errors(tmp_path):
     bad.write_text("data: [unclosed\n")
     with pytest.raises(UserError, match="not valid YAML"):
         load_params(bad)
+
+
+def test_a_curriculum_task_s_fine_tune_values_override_the_section():
+    params = validate(with_change("curriculum.salt_pepper.fine_tune", {"epochs": 7}))
+    salt_pepper, gaussian = (
+        params.curriculum[t].fine_tune for t in ("salt_pepper", "gaussian_low")
+    )
+    assert (salt_pepper.epochs, gaussian.epochs) == (7, DEFAULTS["fine_tune"]["epochs"])
+    assert salt_pepper.learning_rate == DEFAULTS["fine_tune"]["learning_rate"]
 
 
 def test_a_task_s_train_settings_override_the_section():

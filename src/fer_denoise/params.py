@@ -94,6 +94,8 @@ class FineTune(Settings):
 
 class CurriculumStep(Settings):
     init: str
+    # its own values of `fine_tune` keys, so one task's Attention U-Net can train longer
+    fine_tune: FineTune
 
 
 class BlindTask(Settings):
@@ -334,7 +336,10 @@ def _check_extra_models(extra: ExtraModels, models: dict, tasks: dict) -> None:
             raise params_error(f"extra_models.{key}", f"lists a name twice: {values!r}")
 
 
-def _check_curriculum(curriculum: Any, tasks: dict) -> dict[str, CurriculumStep]:
+def _check_curriculum(
+    curriculum: Any, tasks: dict, defaults: FineTune
+) -> dict[str, CurriculumStep]:
+    """Each curriculum task's `init` and its `fine_tune`: the section with its own values on top."""
     if not isinstance(curriculum, dict):
         raise params_error("curriculum", "must map task names, in training order, to {init: ...}")
     checked = {}
@@ -342,8 +347,10 @@ def _check_curriculum(curriculum: Any, tasks: dict) -> dict[str, CurriculumStep]
         key = f"curriculum.{task}"
         if task not in tasks:
             raise params_error(key, f"is not a task of noise.tasks ({', '.join(tasks)})")
-        if not isinstance(entry, dict) or set(entry) != {"init"}:
-            raise params_error(key, "must hold exactly one key, `init`")
+        if not isinstance(entry, dict) or "init" not in entry or set(entry) - {"init", "fine_tune"}:
+            raise params_error(
+                key, "must hold `init` and, optionally, `fine_tune` (this task's own values)"
+            )
         init = entry["init"]
         if not isinstance(init, str) or not (init.endswith(".keras") or init == SCRATCH):
             raise params_error(
@@ -351,7 +358,13 @@ def _check_curriculum(curriculum: Any, tasks: dict) -> dict[str, CurriculumStep]
                 f"must be a saved model (models/<model>/<task>.keras) or {SCRATCH} for random "
                 f"weights; got {init!r}",
             )
-        checked[task] = CurriculumStep(init=init)
+        own = entry.get("fine_tune", {})
+        if not isinstance(own, dict):
+            raise params_error(
+                f"{key}.fine_tune", f"must map keys of `fine_tune` to values, got {own!r}"
+            )
+        fine_tune = FineTune.parse(f"{key}.fine_tune", {**defaults.model_dump(), **own})
+        checked[task] = CurriculumStep(init=init, fine_tune=fine_tune)
     return checked
 
 
@@ -419,7 +432,7 @@ def validate(raw: Any) -> Params:
     sections["noise"] = sections["noise"].model_copy(update={"tasks": tasks})
     sections["models"] = _check_models(raw["models"])
     _check_extra_models(sections["extra_models"], sections["models"], tasks)
-    sections["curriculum"] = _check_curriculum(raw["curriculum"], tasks)
+    sections["curriculum"] = _check_curriculum(raw["curriculum"], tasks, sections["fine_tune"])
     sections["blind"] = _check_blind(sections["blind"], sections["models"], tasks)
     _check_dataset_shape(sections["data"])
     params = Params.model_construct(**sections, task_train=task_train, task_models=task_models)

@@ -4,7 +4,7 @@ params.yaml `curriculum` lists the tasks in order and the model each one starts 
 task's U-Net, the previous task's Attention U-Net, or (with the architecture's own source file)
 random weights. dvc.yaml declares that model as a dependency, so a change reruns exactly the
 rest of the chain. `fine_tune` overrides the `train` settings: epochs, learning rate, and how
-many epochs the encoder stays frozen.
+many epochs the encoder stays frozen, and a task's `curriculum.<task>.fine_tune` overrides those.
 """
 
 import argparse
@@ -25,8 +25,7 @@ def main(task: str) -> None:
             f"task {task!r} is not in params.yaml curriculum ({', '.join(curriculum)}): "
             "add it there with the model it starts from"
         )
-    init = curriculum[task].init
-    fine_tune = params.fine_tune
+    init, fine_tune = curriculum[task].init, curriculum[task].fine_tune
     settings = params.train_for(task).model_copy(
         update={"epochs": fine_tune.epochs, "learning_rate": fine_tune.learning_rate}
     )
