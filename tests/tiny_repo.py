@@ -89,6 +89,8 @@ def make_tiny_repository(repo: Path, source: str) -> None:
     params["train"].update(epochs=1, batch_size=8)
     params["noise"]["tasks"]["salt_pepper"]["train"]["epochs"] = 1
     params["fine_tune"].update(epochs=1)
+    for step in params["curriculum"].values():
+        step.get("fine_tune", {}).update(epochs=1)  # a task's own epochs too
     params["gan"].update(epochs=1, steps_per_epoch=2, batch_size=8, discriminator_filters=4)
     params["classifier"].update(epochs=1, batch_size=8, width=4, blocks=2)
     params["analysis"].update(worst_images=2, robustness_images=8)
