@@ -35,10 +35,13 @@ TASKS = {
     "salt_pepper": {"type": "salt_pepper", "amount": 0.1},
     "gaussian_low": {"type": "gaussian", "sigma": 0.04},
     "gaussian_high": {"type": "gaussian", "sigma": 0.12},
+    "gaussian_002": {"type": "gaussian", "sigma": 0.02},
     "gaussian_006": {"type": "gaussian", "sigma": 0.06},
 }
 
 # name: (input, loss, schedule, base_filters[, depth: 3[, top_filters: base_filters]]);
+# schedule: constant, cosine (over the planned steps) or tail (constant, then a linear decay
+# to zero over the last quarter);
 # fill_sign: the masks of 1s and of 0s (the pipeline's impulse input), fill_mask: one mask of
 # both; *_top<N>: N filters at full resolution (the U-Net's top_filters); *_unshuffle: the
 # U-Net runs on 2x2 blocks of pixels stacked as channels (FFDNet's pixel-unshuffle), a level
@@ -69,6 +72,8 @@ VARIANTS = {
     "psnr_cos": ("noisy", "psnr", "cosine", 16),
     "w32": ("noisy", "mse", "constant", 32),
     "top32": ("noisy", "mse", "constant", 16, 3, 32),
+    "w24_top16": ("noisy", "mse", "constant", 24, 3, 16),
+    "tail": ("noisy", "mse", "tail", 16),
     "cos_w32": ("noisy", "mse", "cosine", 32),
 }
 
@@ -119,6 +124,17 @@ def build(variant: str, shape, spec) -> keras.Model:
         correction = body(features)[..., :1]
         model = keras.Model(noisy, layers.Subtract()([filled, correction]))
     return with_switching_output(model) if is_impulse(spec) else model
+
+
+class TailDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """A constant rate, then a linear decay to zero over the last `fraction` of the steps."""
+
+    def __init__(self, rate: float, steps: int, fraction: float):
+        self.rate, self.steps, self.fraction = rate, steps, fraction
+
+    def __call__(self, step):
+        remaining = (self.steps - ops.cast(step, "float32")) / (self.fraction * self.steps)
+        return self.rate * ops.clip(remaining, 0.0, 1.0)
 
 
 class WeightAverages(keras.callbacks.Callback):
@@ -194,6 +210,8 @@ def main() -> None:
         rate = arguments.learning_rate
         if schedule == "cosine":
             rate = keras.optimizers.schedules.CosineDecay(rate, steps, alpha=0.02)
+        elif schedule == "tail":
+            rate = TailDecay(rate, steps, fraction=0.25)
         model = build(variant, train.shape[1:] + (1,), spec)
         model.compile(
             optimizer=keras.optimizers.Adam(rate),
