@@ -1,10 +1,14 @@
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 
+from fer_denoise.denoiser_training import COSINE_FLOOR, learning_rate
 from fer_denoise.distribute import distribution_scope
 from fer_denoise.models import build_model
 from fer_denoise.noise import task_rng, to_uint8
+from fer_denoise.params import load_params
 from fer_denoise.training import NoisyBatches, PlateauSchedule, TrainingState, augment
 
 CLEAN = to_uint8(np.random.default_rng(0).random((10, 48, 48)))
@@ -101,3 +105,18 @@ def test_schedule_lowers_the_learning_rate_stops_and_restores_the_best_weights(d
     schedule.restore_best(model)
     for restored, saved in zip(model.get_weights(), best, strict=True):
         np.testing.assert_array_equal(restored, saved)
+
+
+def test_cosine_tail_holds_the_rate_then_decays_over_the_last_quarter():
+    committed = load_params(Path(__file__).parents[1] / "params.yaml").train
+    train = committed.model_copy(update={"schedule": "cosine_tail"})
+    rate = learning_rate(train, TrainingState(), 100)
+
+    def at(step: int) -> float:
+        return float(keras.ops.convert_to_numpy(rate(step)))
+
+    start = train.learning_rate
+    assert [at(step) for step in (0, 40, 74, 75)] == pytest.approx([start] * 4)
+    assert start * 0.4 < at(87) < start * 0.6  # halfway down the tail
+    assert at(100) == pytest.approx(start * COSINE_FLOOR)
+    assert at(90) < at(80) < start

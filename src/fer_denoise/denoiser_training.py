@@ -44,6 +44,8 @@ from fer_denoise.transfer import freeze_encoder, leaf_layers, seed_from
 
 # A cosine schedule ends at this share of the starting learning rate.
 COSINE_FLOOR = 0.02
+# cosine_tail: the share of the phase's steps over which the constant rate decays at its end.
+TAIL_SHARE = 0.25
 
 
 def build_denoiser(
@@ -64,10 +66,21 @@ def build_denoiser(
 
 
 def learning_rate(train: Train, state: TrainingState, steps: int):
-    """The optimizer's learning rate: a cosine decay over the phase's `steps`, or a constant
-    that the plateau schedule lowers (restored from the checkpoint when resuming)."""
+    """The optimizer's learning rate: a cosine decay over the phase's `steps` (`cosine`), a
+    constant rate that decays so over the last TAIL_SHARE of them (`cosine_tail`: a short run
+    learns at the full rate and still ends annealed), or a constant that the plateau schedule
+    lowers (restored from the checkpoint when resuming)."""
     if train.schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(train.learning_rate, steps, COSINE_FLOOR)
+    if train.schedule == "cosine_tail":
+        constant = steps - max(1, round(TAIL_SHARE * steps))
+        return keras.optimizers.schedules.CosineDecay(  # its warm-up from the rate to the rate
+            train.learning_rate,  # is the constant part
+            steps - constant,
+            COSINE_FLOOR,
+            warmup_target=train.learning_rate,
+            warmup_steps=constant,
+        )
     return state.learning_rate or train.learning_rate
 
 

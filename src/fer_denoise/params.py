@@ -73,7 +73,7 @@ class Train(Settings):
     batch_size: BatchSize
     learning_rate: Rate
     loss: Literal["mse", "mae", "l1+ssim", "psnr", "rmse"]
-    schedule: Literal["plateau", "cosine"]
+    schedule: Literal["plateau", "cosine", "cosine_tail"]
     fresh_noise: bool
     switching_output: bool
     impulse_input: bool
