@@ -205,7 +205,7 @@ def test_a_curriculum_task_s_fine_tune_values_override_the_section():
 
 def test_a_task_s_train_settings_override_the_section():
     params = validate(with_change("noise.tasks.salt_pepper.train", {"epochs": 7, "loss": "mae"}))
-    salt_pepper, gaussian = params.train_for("salt_pepper"), params.train_for("gaussian_low")
+    salt_pepper, gaussian = params.train_for("salt_pepper"), params.train_for("gaussian_high")
     assert (salt_pepper.epochs, salt_pepper.loss) == (7, "mae")
     assert (gaussian.epochs, gaussian.loss) == (params.train.epochs, params.train.loss)
     assert salt_pepper.learning_rate == params.train.learning_rate

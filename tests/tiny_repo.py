@@ -87,7 +87,9 @@ def make_tiny_repository(repo: Path, source: str) -> None:
         params["models"][model].update(settings)
     params["extra_models"] = {"models": ["dncnn", "autoencoder"], "tasks": ["gaussian_low"]}
     params["train"].update(epochs=1, batch_size=8)
-    params["noise"]["tasks"]["salt_pepper"]["train"]["epochs"] = 1
+    for task in params["noise"]["tasks"].values():
+        if "epochs" in task.get("train", {}):
+            task["train"]["epochs"] = 1  # a task's own epochs too
     params["fine_tune"].update(epochs=1)
     for step in params["curriculum"].values():
         step.get("fine_tune", {}).update(epochs=1)  # a task's own epochs too
