@@ -63,6 +63,7 @@ def workspace(tmp_path_factory) -> Path:
     for model in ("unet", "attention_unet"):
         params["models"][model].update(depth=2, base_filters=4)
     params["train"].update(epochs=3, batch_size=8, early_stopping_patience=3)
+    params["noise"]["tasks"][TASK]["train"] = {"batch_size": 8}  # not the task's own epochs
     params["fine_tune"].update(epochs=3, frozen_epochs=1)
     params["curriculum"] = {TASK: {"init": SCRATCH}}
     params["gan"].update(epochs=3, steps_per_epoch=6, batch_size=8, discriminator_filters=4)
