@@ -46,6 +46,7 @@ TASKS = {
 # both; *_top<N>: N filters at full resolution (the U-Net's top_filters); *_unshuffle: the
 # U-Net runs on 2x2 blocks of pixels stacked as channels (FFDNet's pixel-unshuffle), a level
 # fewer, so base_filters at 24x24 cost what base_filters / 2 cost at 48x48
+# (unshuffle<N>: the plain noisy input so, N base filters; _d<D>: depth D; d4: a fourth level)
 VARIANTS = {
     "base": ("noisy", "mse", "constant", 16),
     "fill": ("fill", "mse", "constant", 16),
@@ -75,6 +76,9 @@ VARIANTS = {
     "w24_top16": ("noisy", "mse", "constant", 24, 3, 16),
     "tail": ("noisy", "mse", "tail", 16),
     "cos_w32": ("noisy", "mse", "cosine", 32),
+    "d4": ("noisy", "mse", "constant", 16, 4),
+    "unshuffle32_d3": ("noisy_unshuffle", "mse", "constant", 32, 3),
+    "unshuffle40": ("noisy_unshuffle", "mse", "constant", 40, 2),
 }
 
 
@@ -102,6 +106,11 @@ def build(variant: str, shape, spec) -> keras.Model:
     if source == "noisy":
         body = build_model("unet", shape, base_filters=width, top_filters=top, depth=depth)
         model = body
+    elif source == "noisy_unshuffle":
+        body = build_model(
+            "unet", (shape[0] // 2, shape[1] // 2, 4 * shape[2]), base_filters=width, depth=depth
+        )
+        model = keras.Model(noisy, shuffle(body(unshuffle(noisy))))
     elif source == "fill_sign_unshuffle":
         filled, mask = ImpulseFill(split_mask=True, name="fill")(noisy)
         features = layers.Concatenate()([unshuffle(filled), unshuffle(mask)])
