@@ -9,6 +9,7 @@ from skimage.metrics import structural_similarity
 from fer_denoise.errors import UserError
 from fer_denoise.inference import denoise, load_model
 from fer_denoise.losses import get_loss, l1_ssim, psnr, psnr_loss, ssim
+from fer_denoise.metrics import psnr_per_image
 from fer_denoise.models import build_model
 from fer_denoise.models.impulse import ImpulseFill, with_impulse_input, with_switching_output
 
@@ -112,11 +113,26 @@ def test_losses_are_zero_for_a_perfect_output_and_psnr_is_known():
     # the PSNR loss is minus the mean per-image PSNR, also when the faces' errors differ
     outputs = images + np.array([0.1, 0.01], np.float32)[:, None, None, None]
     assert float(get_loss("psnr")(images, outputs)) == pytest.approx(-30.0, abs=1e-3)
-    assert float(psnr_loss(images, outputs)) == pytest.approx(-float(psnr(images, outputs)))
+    mean_psnr = float(np.mean(psnr(images, outputs)))
+    assert float(psnr_loss(images, outputs)) == pytest.approx(-mean_psnr)
     # the RMSE loss is the mean of the faces' RMSEs, not the RMSE of all pixels
     assert float(get_loss("rmse")(images, outputs)) == pytest.approx(0.055, abs=1e-5)
     assert float(l1_ssim(images, images + 0.1)) > 0.0
-    assert float(psnr(images, images + 0.1)) == pytest.approx(20.0, abs=1e-3)
+    assert np.allclose(keras.ops.convert_to_numpy(psnr(images, images + 0.1)), 20.0, atol=1e-3)
+
+
+def test_the_psnr_metric_is_the_mean_per_image_psnr_whatever_the_batch_size():
+    """Seven faces in batches of 4 end with a batch of 3: the metric must weigh faces, not
+    batches."""
+    rng = np.random.default_rng(1)
+    clean = rng.random((7, 8, 8, 1)).astype(np.float32)
+    noisy = clean + (0.01 * np.arange(1, 8, dtype=np.float32))[:, None, None, None]
+    identity = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Identity()])
+    identity.compile(loss="mse", metrics=[psnr])
+    expected = float(psnr_per_image(clean, noisy).mean())
+    for batch_size in (1, 4, 7):
+        scores = identity.evaluate(noisy, clean, batch_size=batch_size, verbose=0, return_dict=True)
+        assert scores["psnr"] == pytest.approx(expected, abs=1e-4)
 
 
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip", b"plain text"])

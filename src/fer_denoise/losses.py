@@ -58,6 +58,9 @@ def get_loss(name: str):
 
 
 def psnr(y_true, y_pred):
-    """Mean per-image PSNR in dB (data_range 1), a readable training metric."""
+    """Each image's PSNR in dB (data_range 1), a readable training metric: Keras averages the
+    values over every image it has seen, so `val_psnr` is the mean per-image PSNR of the whole
+    validation set, whatever the batch size (a mean per batch would weigh the last, short batch
+    like a full one)."""
     mse = ops.mean(ops.square(y_true - y_pred), axis=(1, 2, 3))
-    return ops.mean(10.0 * ops.log10(1.0 / ops.maximum(mse, 1e-10)))
+    return 10.0 * ops.log10(1.0 / ops.maximum(mse, 1e-10))
