@@ -28,6 +28,7 @@ from fer_denoise.losses import psnr, psnr_loss  # noqa: E402
 from fer_denoise.metrics import psnr_per_image  # noqa: E402
 from fer_denoise.models import build_model  # noqa: E402
 from fer_denoise.models.impulse import ImpulseFill, with_switching_output  # noqa: E402
+from fer_denoise.models.unet import UNetSettings, u_net_layers  # noqa: E402
 from fer_denoise.noise import add_noise, is_impulse, task_rng, to_float  # noqa: E402
 from fer_denoise.training import NoisyBatches  # noqa: E402
 
@@ -46,7 +47,11 @@ TASKS = {
 # both; *_top<N>: N filters at full resolution (the U-Net's top_filters); *_unshuffle: the
 # U-Net runs on 2x2 blocks of pixels stacked as channels (FFDNet's pixel-unshuffle), a level
 # fewer, so base_filters at 24x24 cost what base_filters / 2 cost at 48x48
-# (unshuffle<N>: the plain noisy input so, N base filters; _d<D>: depth D; d4: a fourth level)
+# (unshuffle<N>: the plain noisy input so, N base filters; _d<D>: depth D; d4: a fourth level);
+# coords: the noisy face with two channels of its pixels' row and column (CoordConv), since
+# FER2013's faces are aligned; global: the decoder's deepest level also sees the whole face
+# through a fully connected bottleneck of 128 units (the face's global structure); zero_head:
+# the output layer starts at zero, so the residual network starts as the identity
 VARIANTS = {
     "base": ("noisy", "mse", "constant", 16),
     "fill": ("fill", "mse", "constant", 16),
@@ -79,6 +84,9 @@ VARIANTS = {
     "d4": ("noisy", "mse", "constant", 16, 4),
     "unshuffle32_d3": ("noisy_unshuffle", "mse", "constant", 32, 3),
     "unshuffle40": ("noisy_unshuffle", "mse", "constant", 40, 2),
+    "coords": ("noisy_coords", "mse", "constant", 16),
+    "global": ("noisy_global", "mse", "constant", 16),
+    "zero_head": ("noisy_zero_head", "mse", "constant", 16),
 }
 
 
@@ -98,6 +106,18 @@ def shuffle(x):
     return ops.reshape(x, (-1, 2 * height, 2 * width, channels // 4))
 
 
+class Coordinates(layers.Layer):
+    """Each pixel's row and column, scaled to [-1, 1], as two channels beside the input."""
+
+    def call(self, x):
+        height, width = x.shape[1], x.shape[2]
+        rows = ops.repeat(ops.linspace(-1.0, 1.0, height)[:, None], width, axis=1)
+        columns = ops.repeat(ops.linspace(-1.0, 1.0, width)[None, :], height, axis=0)
+        grid = ops.stack([rows, columns], axis=-1)[None]
+        grid = ops.broadcast_to(grid, (ops.shape(x)[0], height, width, 2))
+        return ops.concatenate([x, ops.cast(grid, x.dtype)], axis=-1)
+
+
 def build(variant: str, shape, spec) -> keras.Model:
     source, _, _, width, *shape_options = VARIANTS[variant]
     depth = shape_options[0] if shape_options else 3
@@ -106,6 +126,27 @@ def build(variant: str, shape, spec) -> keras.Model:
     if source == "noisy":
         body = build_model("unet", shape, base_filters=width, top_filters=top, depth=depth)
         model = body
+    elif source == "noisy_zero_head":
+        model = build_model("unet", shape, base_filters=width)
+        for weight in model.get_layer("head").weights:
+            weight.assign(ops.zeros_like(weight))
+    elif source == "noisy_coords":
+        features = Coordinates()(noisy)
+        body = build_model("unet", features.shape[1:], base_filters=width, residual=False)
+        model = keras.Model(noisy, layers.Subtract()([noisy, body(features)[..., :1]]))
+    elif source == "noisy_global":
+
+        def global_context(skip, decoder, filters, level):
+            if level != 2:
+                return skip
+            code = layers.Dense(128, activation="relu")(layers.Flatten()(decoder))
+            face = layers.Reshape(decoder.shape[1:])(
+                layers.Dense(int(np.prod(decoder.shape[1:])))(code)
+            )
+            return layers.Add()([skip, face])
+
+        settings = UNetSettings(base_filters=width)
+        model = keras.Model(noisy, u_net_layers(noisy, settings, gate=global_context))
     elif source == "noisy_unshuffle":
         body = build_model(
             "unet", (shape[0] // 2, shape[1] // 2, 4 * shape[2]), base_filters=width, depth=depth
