@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from fer_denoise.losses import psnr, psnr_loss  # noqa: E402
 from fer_denoise.metrics import psnr_per_image  # noqa: E402
 from fer_denoise.models import build_model  # noqa: E402
+from fer_denoise.models import unet as unet_module  # noqa: E402
 from fer_denoise.models.impulse import ImpulseFill, with_switching_output  # noqa: E402
 from fer_denoise.models.unet import UNetSettings, u_net_layers  # noqa: E402
 from fer_denoise.noise import add_noise, is_impulse, task_rng, to_float  # noqa: E402
@@ -51,7 +52,9 @@ TASKS = {
 # coords: the noisy face with two channels of its pixels' row and column (CoordConv), since
 # FER2013's faces are aligned; global: the decoder's deepest level also sees the whole face
 # through a fully connected bottleneck of 128 units (the face's global structure); zero_head:
-# the output layer starts at zero, so the residual network starts as the identity
+# the output layer starts at zero, so the residual network starts as the identity;
+# separable<N>: N base filters, each 3x3 convolution depthwise then 1x1 (MobileNet's), so
+# width costs about a ninth of what it costs in full convolutions
 VARIANTS = {
     "base": ("noisy", "mse", "constant", 16),
     "fill": ("fill", "mse", "constant", 16),
@@ -87,6 +90,8 @@ VARIANTS = {
     "coords": ("noisy_coords", "mse", "constant", 16),
     "global": ("noisy_global", "mse", "constant", 16),
     "zero_head": ("noisy_zero_head", "mse", "constant", 16),
+    "separable32": ("noisy_separable", "mse", "constant", 32),
+    "separable48": ("noisy_separable", "mse", "constant", 48),
 }
 
 
@@ -104,6 +109,20 @@ def shuffle(x):
     x = ops.reshape(x, (-1, height, width, 2, 2, channels // 4))
     x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
     return ops.reshape(x, (-1, 2 * height, 2 * width, channels // 4))
+
+
+class SeparableLayers:
+    """keras.layers with every 3x3 Conv2D made a SeparableConv2D (the U-Net's file builds from
+    it, so swapping it in for one build gives the same U-Net with separable convolutions)."""
+
+    def __getattr__(self, name):
+        if name == "Conv2D":
+            return lambda filters, size, **kw: (
+                layers.SeparableConv2D(filters, size, **kw)
+                if size == 3
+                else layers.Conv2D(filters, size, **kw)
+            )
+        return getattr(layers, name)
 
 
 class Coordinates(layers.Layer):
@@ -130,6 +149,12 @@ def build(variant: str, shape, spec) -> keras.Model:
         model = build_model("unet", shape, base_filters=width)
         for weight in model.get_layer("head").weights:
             weight.assign(ops.zeros_like(weight))
+    elif source == "noisy_separable":
+        unet_module.layers = SeparableLayers()
+        try:
+            model = build_model("unet", shape, base_filters=width)
+        finally:
+            unet_module.layers = layers
     elif source == "noisy_coords":
         features = Coordinates()(noisy)
         body = build_model("unet", features.shape[1:], base_filters=width, residual=False)
