@@ -11,8 +11,10 @@ pipeline's wall time.
     python bench/quality.py --exp factor-0.1 --set noise.factor=0.1 --repro
     python bench/quality.py --exp factor-0.1  # its table again, from the experiment's commit
 
-A timed run keeps DVC's output in bench/results/repro.log and the table in
-bench/results/quality.json (an experiment's in bench/results/<name>/; all ignored by git).
+A timed run also reads the CPU's speed before and after (bench/speed.py: ms per U-Net training
+step), since the machines lent differ by up to 2x. It keeps DVC's output in
+bench/results/repro.log and the table in bench/results/quality.json (an experiment's in
+bench/results/<name>/; all ignored by git).
 Run it from the repository root, with FER2013_PATH set or the dataset in data/external/.
 """
 
@@ -51,9 +53,22 @@ def timed_repro(force: bool, results: Path, command: list[str] | None = None) ->
     results.mkdir(parents=True, exist_ok=True)
     command = command or ["dvc", "repro", *(["--force", "--no-run-cache"] if force else [])]
     commit = git("rev-parse", "HEAD")  # an experiment's base, even if HEAD moves while it runs
+    before = cpu_speed()
     times = {**timed(command, results / LOG), "commit": commit}
+    times["speed"] = {**before, "ms_per_step_after": cpu_speed()["ms_per_step"]}
     (results / TIMES).write_text(json.dumps(times, indent=2) + "\n")
     return times
+
+
+def cpu_speed() -> dict:
+    """bench/speed.py's reading of this CPU: ms per training step of the default U-Net."""
+    output = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("speed.py")), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(output.splitlines()[-1])
 
 
 def experiment_command(name: str, settings: list[str]) -> list[str]:
@@ -154,6 +169,12 @@ def print_table(table: list[dict], times: dict, targets: dict[str, float]) -> No
         f"`{times['command']}`: {times['wall_s'] / 60:.1f} min wall time, {len(ran)} stages ran"
         + (f"; slowest {max(ran, key=ran.get)} ({max(ran.values()):.0f} s)" if ran else "")
     )
+    if "speed" in times:  # runs timed before bench/speed.py existed have no reading
+        speed = times["speed"]
+        print(
+            f"CPU: {speed['cpu']}, {speed['ms_per_step']} ms per U-Net training step before "
+            f"the run, {speed['ms_per_step_after']} after (bench/speed.py)"
+        )
 
 
 def run() -> None:
