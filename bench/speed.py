@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from fer_denoise.models import build_model  # noqa: E402
-from fer_denoise.precision import cpu_flags  # noqa: E402
+from fer_denoise.precision import CPUINFO, cpu_flags  # noqa: E402
 
 BATCH, SIDE = 16, 48
 VECTOR_UNITS = {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}  # what sets a step's speed
@@ -32,9 +32,8 @@ VECTOR_UNITS = {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}  # what sets a ste
 def cpu_name() -> str:
     """The CPU's model name, cores and vector units, as Linux reports them."""
     name = platform.processor() or "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
+    if CPUINFO.is_file():
+        for line in CPUINFO.read_text().splitlines():
             if line.startswith("model name"):
                 name = line.split(":", 1)[1].strip()
                 break
