@@ -54,7 +54,11 @@ TASKS = {
 # through a fully connected bottleneck of 128 units (the face's global structure); zero_head:
 # the output layer starts at zero, so the residual network starts as the identity;
 # separable<N>: N base filters, each 3x3 convolution depthwise then 1x1 (MobileNet's), so
-# width costs about a ninth of what it costs in full convolutions
+# width costs about a ninth of what it costs in full convolutions; mirror: the noisy face and
+# its left-right mirror image as two channels, so each pixel sees its counterpart on the other
+# side of the (aligned, roughly symmetric) face; mirror_levels: every skip connection also
+# carries its mirror image; attention12: self-attention over the 12x12 skip connection's
+# positions (content-based, non-local, as BM3D's block matching)
 VARIANTS = {
     "base": ("noisy", "mse", "constant", 16),
     "fill": ("fill", "mse", "constant", 16),
@@ -92,6 +96,9 @@ VARIANTS = {
     "zero_head": ("noisy_zero_head", "mse", "constant", 16),
     "separable32": ("noisy_separable", "mse", "constant", 32),
     "separable48": ("noisy_separable", "mse", "constant", 48),
+    "mirror": ("noisy_mirror", "mse", "constant", 16),
+    "mirror_levels": ("noisy_mirror_levels", "mse", "constant", 16),
+    "attention12": ("noisy_attention12", "mse", "constant", 16),
 }
 
 
@@ -159,6 +166,29 @@ def build(variant: str, shape, spec) -> keras.Model:
         features = Coordinates()(noisy)
         body = build_model("unet", features.shape[1:], base_filters=width, residual=False)
         model = keras.Model(noisy, layers.Subtract()([noisy, body(features)[..., :1]]))
+    elif source == "noisy_mirror":
+        features = layers.Concatenate()([noisy, ops.flip(noisy, axis=2)])
+        body = build_model("unet", features.shape[1:], base_filters=width, residual=False)
+        model = keras.Model(noisy, layers.Subtract()([noisy, body(features)[..., :1]]))
+    elif source == "noisy_mirror_levels":
+
+        def with_mirror(skip, decoder, filters, level):
+            return layers.Concatenate()([skip, ops.flip(skip, axis=2)])
+
+        settings = UNetSettings(base_filters=width)
+        model = keras.Model(noisy, u_net_layers(noisy, settings, gate=with_mirror))
+    elif source == "noisy_attention12":
+
+        def non_local(skip, decoder, filters, level):
+            if level != 2:
+                return skip
+            side, channels = skip.shape[1], skip.shape[-1]
+            tokens = layers.Reshape((side * side, channels))(skip)
+            attended = layers.MultiHeadAttention(4, channels // 4)(tokens, tokens)
+            return layers.Add()([skip, layers.Reshape(skip.shape[1:])(attended)])
+
+        settings = UNetSettings(base_filters=width)
+        model = keras.Model(noisy, u_net_layers(noisy, settings, gate=non_local))
     elif source == "noisy_global":
 
         def global_context(skip, decoder, filters, level):
