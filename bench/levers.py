@@ -58,7 +58,8 @@ TASKS = {
 # its left-right mirror image as two channels, so each pixel sees its counterpart on the other
 # side of the (aligned, roughly symmetric) face; mirror_levels: every skip connection also
 # carries its mirror image; attention12: self-attention over the 12x12 skip connection's
-# positions (content-based, non-local, as BM3D's block matching)
+# positions (content-based, non-local, as BM3D's block matching); silu / prelu: that
+# activation in place of every ReLU (prelu: one learnt slope per channel)
 VARIANTS = {
     "base": ("noisy", "mse", "constant", 16),
     "fill": ("fill", "mse", "constant", 16),
@@ -99,6 +100,8 @@ VARIANTS = {
     "mirror": ("noisy_mirror", "mse", "constant", 16),
     "mirror_levels": ("noisy_mirror_levels", "mse", "constant", 16),
     "attention12": ("noisy_attention12", "mse", "constant", 16),
+    "silu": ("noisy_silu", "mse", "constant", 16),
+    "prelu": ("noisy_prelu", "mse", "constant", 16),
 }
 
 
@@ -132,6 +135,21 @@ class SeparableLayers:
         return getattr(layers, name)
 
 
+class ActivationLayers:
+    """keras.layers with every ReLU Activation replaced by `activation` ("silu", or "prelu":
+    a learnt slope per channel), for one U-Net build as SeparableLayers does."""
+
+    def __init__(self, activation: str):
+        self.activation = activation
+
+    def __getattr__(self, name):
+        if name == "Activation" and self.activation == "prelu":
+            return lambda _, **kw: layers.PReLU(shared_axes=[1, 2], **kw)
+        if name == "Activation":
+            return lambda _, **kw: layers.Activation(self.activation, **kw)
+        return getattr(layers, name)
+
+
 class Coordinates(layers.Layer):
     """Each pixel's row and column, scaled to [-1, 1], as two channels beside the input."""
 
@@ -156,6 +174,12 @@ def build(variant: str, shape, spec) -> keras.Model:
         model = build_model("unet", shape, base_filters=width)
         for weight in model.get_layer("head").weights:
             weight.assign(ops.zeros_like(weight))
+    elif source in ("noisy_silu", "noisy_prelu"):
+        unet_module.layers = ActivationLayers(source.removeprefix("noisy_"))
+        try:
+            model = build_model("unet", shape, base_filters=width)
+        finally:
+            unet_module.layers = layers
     elif source == "noisy_separable":
         unet_module.layers = SeparableLayers()
         try:
