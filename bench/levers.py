@@ -162,6 +162,54 @@ class Coordinates(layers.Layer):
         return ops.concatenate([x, ops.cast(grid, x.dtype)], axis=-1)
 
 
+def global_context(skip, decoder, filters, level):
+    """The deepest skip plus the whole face through a fully connected 128-unit bottleneck."""
+    if level != 2:
+        return skip
+    code = layers.Dense(128, activation="relu")(layers.Flatten()(decoder))
+    face = layers.Reshape(decoder.shape[1:])(layers.Dense(int(np.prod(decoder.shape[1:])))(code))
+    return layers.Add()([skip, face])
+
+
+def skip_with_mirror(skip, decoder, filters, level):
+    """Each skip connection beside its left-right mirror image."""
+    return layers.Concatenate()([skip, ops.flip(skip, axis=2)])
+
+
+def non_local(skip, decoder, filters, level):
+    """The 12x12 skip plus 4-head self-attention over its positions."""
+    if level != 2:
+        return skip
+    side, channels = skip.shape[1], skip.shape[-1]
+    tokens = layers.Reshape((side * side, channels))(skip)
+    attended = layers.MultiHeadAttention(4, channels // 4)(tokens, tokens)
+    return layers.Add()([skip, layers.Reshape(skip.shape[1:])(attended)])
+
+
+def with_mirror_image(noisy):
+    """The noisy face and its left-right mirror image as two channels."""
+    return layers.Concatenate()([noisy, ops.flip(noisy, axis=2)])
+
+
+# sources whose U-Net sees more channels than the noisy face (its output's first channel is the
+# noise estimate), whose U-Net filters its skip connections (u_net_layers' `gate` hook), and
+# whose U-Net is built from other layers (in place of keras.layers in the U-Net's file)
+EXTRA_INPUTS = {
+    "noisy_coords": lambda noisy: Coordinates()(noisy),
+    "noisy_mirror": with_mirror_image,
+}
+GATES = {
+    "noisy_global": global_context,
+    "noisy_mirror_levels": skip_with_mirror,
+    "noisy_attention12": non_local,
+}
+LAYER_SETS = {
+    "noisy_separable": SeparableLayers,
+    "noisy_silu": lambda: ActivationLayers("silu"),
+    "noisy_prelu": lambda: ActivationLayers("prelu"),
+}
+
+
 def build(variant: str, shape, spec) -> keras.Model:
     source, _, _, width, *shape_options = VARIANTS[variant]
     depth = shape_options[0] if shape_options else 3
@@ -174,58 +222,19 @@ def build(variant: str, shape, spec) -> keras.Model:
         model = build_model("unet", shape, base_filters=width)
         for weight in model.get_layer("head").weights:
             weight.assign(ops.zeros_like(weight))
-    elif source in ("noisy_silu", "noisy_prelu"):
-        unet_module.layers = ActivationLayers(source.removeprefix("noisy_"))
+    elif source in LAYER_SETS:
+        unet_module.layers = LAYER_SETS[source]()  # the U-Net's file builds from this
         try:
             model = build_model("unet", shape, base_filters=width)
         finally:
             unet_module.layers = layers
-    elif source == "noisy_separable":
-        unet_module.layers = SeparableLayers()
-        try:
-            model = build_model("unet", shape, base_filters=width)
-        finally:
-            unet_module.layers = layers
-    elif source == "noisy_coords":
-        features = Coordinates()(noisy)
+    elif source in GATES:
+        settings = UNetSettings(base_filters=width)
+        model = keras.Model(noisy, u_net_layers(noisy, settings, gate=GATES[source]))
+    elif source in EXTRA_INPUTS:
+        features = EXTRA_INPUTS[source](noisy)
         body = build_model("unet", features.shape[1:], base_filters=width, residual=False)
         model = keras.Model(noisy, layers.Subtract()([noisy, body(features)[..., :1]]))
-    elif source == "noisy_mirror":
-        features = layers.Concatenate()([noisy, ops.flip(noisy, axis=2)])
-        body = build_model("unet", features.shape[1:], base_filters=width, residual=False)
-        model = keras.Model(noisy, layers.Subtract()([noisy, body(features)[..., :1]]))
-    elif source == "noisy_mirror_levels":
-
-        def with_mirror(skip, decoder, filters, level):
-            return layers.Concatenate()([skip, ops.flip(skip, axis=2)])
-
-        settings = UNetSettings(base_filters=width)
-        model = keras.Model(noisy, u_net_layers(noisy, settings, gate=with_mirror))
-    elif source == "noisy_attention12":
-
-        def non_local(skip, decoder, filters, level):
-            if level != 2:
-                return skip
-            side, channels = skip.shape[1], skip.shape[-1]
-            tokens = layers.Reshape((side * side, channels))(skip)
-            attended = layers.MultiHeadAttention(4, channels // 4)(tokens, tokens)
-            return layers.Add()([skip, layers.Reshape(skip.shape[1:])(attended)])
-
-        settings = UNetSettings(base_filters=width)
-        model = keras.Model(noisy, u_net_layers(noisy, settings, gate=non_local))
-    elif source == "noisy_global":
-
-        def global_context(skip, decoder, filters, level):
-            if level != 2:
-                return skip
-            code = layers.Dense(128, activation="relu")(layers.Flatten()(decoder))
-            face = layers.Reshape(decoder.shape[1:])(
-                layers.Dense(int(np.prod(decoder.shape[1:])))(code)
-            )
-            return layers.Add()([skip, face])
-
-        settings = UNetSettings(base_filters=width)
-        model = keras.Model(noisy, u_net_layers(noisy, settings, gate=global_context))
     elif source == "noisy_unshuffle":
         body = build_model(
             "unet", (shape[0] // 2, shape[1] // 2, 4 * shape[2]), base_filters=width, depth=depth
