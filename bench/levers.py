@@ -59,7 +59,8 @@ TASKS = {
 # side of the (aligned, roughly symmetric) face; mirror_levels: every skip connection also
 # carries its mirror image; attention12: self-attention over the 12x12 skip connection's
 # positions (content-based, non-local, as BM3D's block matching); silu / prelu: that
-# activation in place of every ReLU (prelu: one learnt slope per channel)
+# activation in place of every ReLU (prelu: one learnt slope per channel); batch_norm: each
+# convolution batch-normalised (the published Attention U-Net's blocks)
 VARIANTS = {
     "base": ("noisy", "mse", "constant", 16),
     "fill": ("fill", "mse", "constant", 16),
@@ -102,6 +103,7 @@ VARIANTS = {
     "attention12": ("noisy_attention12", "mse", "constant", 16),
     "silu": ("noisy_silu", "mse", "constant", 16),
     "prelu": ("noisy_prelu", "mse", "constant", 16),
+    "batch_norm": ("noisy_batch_norm", "mse", "constant", 16),
 }
 
 
@@ -218,6 +220,8 @@ def build(variant: str, shape, spec) -> keras.Model:
     if source == "noisy":
         body = build_model("unet", shape, base_filters=width, top_filters=top, depth=depth)
         model = body
+    elif source == "noisy_batch_norm":
+        model = build_model("unet", shape, base_filters=width, batch_norm=True)
     elif source == "noisy_zero_head":
         model = build_model("unet", shape, base_filters=width)
         for weight in model.get_layer("head").weights:
