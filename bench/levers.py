@@ -123,33 +123,21 @@ def shuffle(x):
     return ops.reshape(x, (-1, 2 * height, 2 * width, channels // 4))
 
 
-class SeparableLayers:
-    """keras.layers with every 3x3 Conv2D made a SeparableConv2D (the U-Net's file builds from
-    it, so swapping it in for one build gives the same U-Net with separable convolutions)."""
+class SwappedLayers:
+    """keras.layers with some of its constructors replaced: the U-Net's file builds from it, so
+    swapping it in for one build gives the same U-Net made of other layers."""
+
+    def __init__(self, **replacements):
+        self.replacements = replacements
 
     def __getattr__(self, name):
-        if name == "Conv2D":
-            return lambda filters, size, **kw: (
-                layers.SeparableConv2D(filters, size, **kw)
-                if size == 3
-                else layers.Conv2D(filters, size, **kw)
-            )
-        return getattr(layers, name)
+        return self.replacements.get(name) or getattr(layers, name)
 
 
-class ActivationLayers:
-    """keras.layers with every ReLU Activation replaced by `activation` ("silu", or "prelu":
-    a learnt slope per channel), for one U-Net build as SeparableLayers does."""
-
-    def __init__(self, activation: str):
-        self.activation = activation
-
-    def __getattr__(self, name):
-        if name == "Activation" and self.activation == "prelu":
-            return lambda _, **kw: layers.PReLU(shared_axes=[1, 2], **kw)
-        if name == "Activation":
-            return lambda _, **kw: layers.Activation(self.activation, **kw)
-        return getattr(layers, name)
+def separable_3x3(filters, size, **kw):
+    """A SeparableConv2D (depthwise, then 1x1) where the U-Net asks for a 3x3 Conv2D."""
+    conv = layers.SeparableConv2D if size == 3 else layers.Conv2D
+    return conv(filters, size, **kw)
 
 
 class Coordinates(layers.Layer):
@@ -206,9 +194,11 @@ GATES = {
     "noisy_attention12": non_local,
 }
 LAYER_SETS = {
-    "noisy_separable": SeparableLayers,
-    "noisy_silu": lambda: ActivationLayers("silu"),
-    "noisy_prelu": lambda: ActivationLayers("prelu"),
+    "noisy_separable": lambda: SwappedLayers(Conv2D=separable_3x3),
+    "noisy_silu": lambda: SwappedLayers(Activation=lambda _, **kw: layers.Activation("silu", **kw)),
+    "noisy_prelu": lambda: SwappedLayers(
+        Activation=lambda _, **kw: layers.PReLU(shared_axes=[1, 2], **kw)
+    ),
 }
 
 
