@@ -2,7 +2,7 @@
 the wall time of the stage that trained it, the distance to the quality targets, and the
 pipeline's wall time.
 
-    python bench/quality.py --repro --force   # every stage, none from a cache (~90 min, 2 cores)
+    python bench/quality.py --repro --force   # every stage, none from a cache (80-115 min, 2 cores)
     python bench/quality.py --repro           # only the stages whose inputs changed
     python bench/quality.py                   # the table again, from the last timed run
 
@@ -11,10 +11,11 @@ pipeline's wall time.
     python bench/quality.py --exp factor-0.1 --set noise.factor=0.1 --repro
     python bench/quality.py --exp factor-0.1  # its table again, from the experiment's commit
 
-A timed run also reads the CPU's speed before and after (bench/speed.py: ms per U-Net training
-step), since the machines lent differ by up to 2x. It keeps DVC's output in
-bench/results/repro.log and the table in bench/results/quality.json (an experiment's in
-bench/results/<name>/; all ignored by git).
+A forced run stops before it starts while a killed run's training checkpoints remain (the
+stages would resume from them). A timed run also reads the CPU's speed before and after
+(bench/speed.py: ms per U-Net training step), since the machines lent differ by up to 2x. It
+keeps DVC's output in bench/results/repro.log and the table in bench/results/quality.json (an
+experiment's in bench/results/<name>/; all ignored by git).
 Run it from the repository root, with FER2013_PATH set or the dataset in data/external/.
 """
 
@@ -32,6 +33,9 @@ RESULTS = Path("bench/results")
 # Each run's files, in RESULTS (an experiment's in RESULTS/<name>):
 LOG, TIMES, TABLE = "repro.log", "stage_times.json", "quality.json"
 EVALUATION = Path("metrics/evaluate.json")
+# A killed training stage leaves its last epoch here, and the stage resumes from it when rerun
+# with the same params, data and code (src/fer_denoise/checkpoints.py).
+CHECKPOINTS = Path("models/checkpoints")
 
 # Issue 20's targets for the best model of each task (PrivateTest, per-image mean PSNR), by
 # params.yaml noise.factor: at 0.2 (the default) salt_pepper 35.0 dB and the Gaussian tasks no
@@ -58,6 +62,24 @@ def timed_repro(force: bool, results: Path, command: list[str] | None = None) ->
     times["speed"] = {**before, "ms_per_step_after": cpu_speed()["ms_per_step"]}
     (results / TIMES).write_text(json.dumps(times, indent=2) + "\n")
     return times
+
+
+def leftover_checkpoints(directory: Path = CHECKPOINTS) -> list[Path]:
+    """The checkpoints of killed training stages under `directory`, each a folder."""
+    return sorted(state.parent for state in directory.rglob("state.json"))
+
+
+def refuse_resuming(directory: Path = CHECKPOINTS) -> None:
+    """Stop a forced run that would resume killed stages: it would skip the epochs they
+    finished, and its wall time would not be a forced run's."""
+    leftovers = leftover_checkpoints(directory)
+    if leftovers:
+        folders = " ".join(path.as_posix() for path in leftovers)
+        sys.exit(
+            f"a killed run left training checkpoints ({folders}); a forced run would resume "
+            f"from them instead of training every epoch. Delete them (`rm -r {folders}`) for a "
+            "timed forced run, or run without --force to let the stages resume"
+        )
 
 
 def cpu_speed() -> dict:
@@ -191,6 +213,8 @@ def run() -> None:
     if arguments.force and arguments.exp:
         parser.error("--force is for the workspace; an experiment reruns what its params change")
     results = RESULTS / arguments.exp if arguments.exp else RESULTS
+    if arguments.repro and arguments.force:
+        refuse_resuming()
     if arguments.repro:
         command = experiment_command(arguments.exp, arguments.set) if arguments.exp else None
         times = timed_repro(arguments.force, results, command)
