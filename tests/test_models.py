@@ -85,6 +85,16 @@ def test_dncnn_subtracts_the_noise_it_predicts():
         build_model("dncnn", (16, 16, 1), depth=1, width=4, batch_norm=False)
 
 
+def test_dncnn_with_batch_norm_starts_as_the_identity():
+    """Its batch-normalised features have unit variance: a random last layer would subtract
+    noise of that size from every face."""
+    images = np.random.default_rng(3).random((4, 16, 16, 1)).astype(np.float32)
+    normalised = build_model("dncnn", (16, 16, 1), depth=4, width=8, batch_norm=True)
+    np.testing.assert_array_equal(normalised.predict(images, verbose=0), images)
+    plain = build_model("dncnn", (16, 16, 1), depth=4, width=8, batch_norm=False)
+    assert not np.allclose(plain.predict(images, verbose=0), images)
+
+
 def test_unet_rejects_a_size_the_poolings_cannot_halve():
     with pytest.raises(ValueError, match="not divisible"):
         build_model("unet", (50, 50, 1), depth=2, base_filters=4, batch_norm=False, residual=True)

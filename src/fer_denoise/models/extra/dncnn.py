@@ -22,7 +22,8 @@ class DnCNNSettings(Settings):
 @register("dncnn", DnCNNSettings)
 def build_dncnn(input_shape: tuple[int, ...], settings: DnCNNSettings) -> keras.Model:
     """`depth` convolutions of `width` filters: the first with ReLU, the middle ones with
-    (optional) batch norm and ReLU, the last back to the input's channels."""
+    (optional) batch norm and ReLU, the last back to the input's channels (starting at zero
+    with batch norm)."""
     width, batch_norm = settings.width, settings.batch_norm
     inputs = keras.Input(shape=input_shape, name="noisy")
     x = layers.Conv2D(width, 3, padding="same", activation="relu", name="conv0")(inputs)
@@ -31,6 +32,12 @@ def build_dncnn(input_shape: tuple[int, ...], settings: DnCNNSettings) -> keras.
         if batch_norm:
             x = layers.BatchNormalization(name=f"bn{index}")(x)
         x = layers.Activation("relu", name=f"relu{index}")(x)
-    noise = layers.Conv2D(input_shape[-1], 3, padding="same", name="noise")(x)
+    # Batch-normalised features have unit variance, so a random last layer would start by
+    # subtracting noise of that size (a first loss near 1); at zero the network starts as the
+    # identity (docs/results.md, "Why batch norm starts so far behind").
+    initializer = "zeros" if batch_norm else "glorot_uniform"
+    noise = layers.Conv2D(
+        input_shape[-1], 3, padding="same", kernel_initializer=initializer, name="noise"
+    )(x)
     outputs = layers.Subtract(name="denoised")([inputs, noise])
     return keras.Model(inputs, outputs, name="dncnn")
