@@ -2,7 +2,7 @@
 the wall time of the stage that trained it, the distance to the quality targets, and the
 pipeline's wall time.
 
-    python bench/quality.py --repro --force   # every stage, none from a cache (80-115 min, 2 cores)
+    python bench/quality.py --repro --force   # every stage, none from a cache (80-140 min, 2 cores)
     python bench/quality.py --repro           # only the stages whose inputs changed
     python bench/quality.py                   # the table again, from the last timed run
 
