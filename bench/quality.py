@@ -29,13 +29,14 @@ from pathlib import Path
 
 import yaml
 
+# EVALUATION: evaluate's headline metrics; CHECKPOINT_DIR: where a killed training stage leaves
+# its last epoch (a folder with a state.json), which the stage resumes from when rerun with the
+# same params, data and code (src/fer_denoise/checkpoints.py)
+from fer_denoise.paths import CHECKPOINT_DIR, EVALUATION
+
 RESULTS = Path("bench/results")
 # Each run's files, in RESULTS (an experiment's in RESULTS/<name>):
 LOG, TIMES, TABLE = "repro.log", "stage_times.json", "quality.json"
-EVALUATION = Path("metrics/evaluate.json")
-# A killed training stage leaves its last epoch here, and the stage resumes from it when rerun
-# with the same params, data and code (src/fer_denoise/checkpoints.py).
-CHECKPOINTS = Path("models/checkpoints")
 
 # Issue 20's targets for the best model of each task (PrivateTest, per-image mean PSNR), by
 # params.yaml noise.factor: at 0.2 (the default) salt_pepper 35.0 dB and the Gaussian tasks no
@@ -64,12 +65,12 @@ def timed_repro(force: bool, results: Path, command: list[str] | None = None) ->
     return times
 
 
-def leftover_checkpoints(directory: Path = CHECKPOINTS) -> list[Path]:
+def leftover_checkpoints(directory: Path = CHECKPOINT_DIR) -> list[Path]:
     """The checkpoints of killed training stages under `directory`, each a folder."""
     return sorted(state.parent for state in directory.rglob("state.json"))
 
 
-def refuse_resuming(directory: Path = CHECKPOINTS) -> None:
+def refuse_resuming(directory: Path = CHECKPOINT_DIR) -> None:
     """Stop a forced run that would resume killed stages: it would skip the epochs they
     finished, and its wall time would not be a forced run's."""
     leftovers = leftover_checkpoints(directory)
