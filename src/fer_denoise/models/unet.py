@@ -18,7 +18,7 @@ class UNetSettings(Settings):
     # the full-resolution level's filters instead of base_filters (null: base_filters): the
     # cheapest place for width where each pixel's own neighbourhood matters, as in inpainting
     top_filters: int | None = Field(default=None, ge=1, le=512)
-    batch_norm: bool = False
+    batch_norm: bool = False  # every convolution; the output layer then starts at zero
     residual: bool = True  # predict the noise and subtract it from the input
 
 
@@ -73,7 +73,11 @@ def u_net_layers(inputs, settings: UNetSettings, gate=None):
         skip = skips[level] if gate is None else gate(skips[level], x, filters, level)
         x = layers.Concatenate(name=f"skip{level}")([x, skip])
         x = conv_block(x, filters, batch_norm, f"dec{level}")
-    x = layers.Conv2D(inputs.shape[-1], 1, name="head")(x)
+    # Batch-normalised features have unit variance, so a random output layer would start by
+    # subtracting noise of that size from every face; at zero the residual network starts as
+    # the identity (docs/results.md, "Why batch norm starts so far behind")
+    head_initializer = "zeros" if batch_norm else "glorot_uniform"
+    x = layers.Conv2D(inputs.shape[-1], 1, kernel_initializer=head_initializer, name="head")(x)
     if settings.residual:
         x = layers.Subtract(name="denoised")([inputs, x])
     return x
