@@ -60,8 +60,8 @@ TASKS = {
 # carries its mirror image; attention12: self-attention over the 12x12 skip connection's
 # positions (content-based, non-local, as BM3D's block matching); silu / prelu: that
 # activation in place of every ReLU (prelu: one learnt slope per channel); batch_norm: each
-# convolution batch-normalised (the published Attention U-Net's blocks); batch_norm_zero_head:
-# the same with the output layer started at zero
+# convolution batch-normalised (the published Attention U-Net's blocks; the package's U-Net
+# then starts its output layer at zero)
 VARIANTS = {
     "base": ("noisy", "mse", "constant", 16),
     "fill": ("fill", "mse", "constant", 16),
@@ -105,7 +105,6 @@ VARIANTS = {
     "silu": ("noisy_silu", "mse", "constant", 16),
     "prelu": ("noisy_prelu", "mse", "constant", 16),
     "batch_norm": ("noisy_batch_norm", "mse", "constant", 16),
-    "batch_norm_zero_head": ("noisy_batch_norm_zero_head", "mse", "constant", 16),
 }
 
 
@@ -212,11 +211,12 @@ def build(variant: str, shape, spec) -> keras.Model:
     if source == "noisy":
         body = build_model("unet", shape, base_filters=width, top_filters=top, depth=depth)
         model = body
-    elif source in ("noisy_zero_head", "noisy_batch_norm", "noisy_batch_norm_zero_head"):
-        model = build_model("unet", shape, base_filters=width, batch_norm="batch_norm" in source)
-        if source.endswith("zero_head"):
-            for weight in model.get_layer("head").weights:
-                weight.assign(ops.zeros_like(weight))
+    elif source == "noisy_zero_head":
+        model = build_model("unet", shape, base_filters=width)
+        for weight in model.get_layer("head").weights:
+            weight.assign(ops.zeros_like(weight))
+    elif source == "noisy_batch_norm":
+        model = build_model("unet", shape, base_filters=width, batch_norm=True)
     elif source in LAYER_SETS:
         unet_module.layers = LAYER_SETS[source]()  # the U-Net's file builds from this
         try:
