@@ -85,24 +85,21 @@ def test_dncnn_subtracts_the_noise_it_predicts():
         build_model("dncnn", (16, 16, 1), depth=1, width=4, batch_norm=False)
 
 
-@pytest.mark.parametrize("name", ["unet", "attention_unet"])
-def test_a_batch_normalised_unet_starts_as_the_identity(name):
+@pytest.mark.parametrize(
+    ("name", "shape_settings"),
+    [
+        ("unet", {"depth": 2, "base_filters": 4}),
+        ("attention_unet", {"depth": 2, "base_filters": 4}),
+        ("dncnn", {"depth": 4, "width": 8}),
+    ],
+)
+def test_a_batch_normalised_denoiser_starts_as_the_identity(name, shape_settings):
     """Its last block's features have unit variance: a random output layer would subtract
     noise of that size from every face."""
     images = np.random.default_rng(3).random((4, 16, 16, 1)).astype(np.float32)
-    normalised = build_model(name, (16, 16, 1), depth=2, base_filters=4, batch_norm=True)
+    normalised = build_model(name, (16, 16, 1), batch_norm=True, **shape_settings)
     np.testing.assert_array_equal(normalised.predict(images, verbose=0), images)
-    plain = build_model(name, (16, 16, 1), depth=2, base_filters=4, batch_norm=False)
-    assert not np.allclose(plain.predict(images, verbose=0), images)
-
-
-def test_dncnn_with_batch_norm_starts_as_the_identity():
-    """Its batch-normalised features have unit variance: a random last layer would subtract
-    noise of that size from every face."""
-    images = np.random.default_rng(3).random((4, 16, 16, 1)).astype(np.float32)
-    normalised = build_model("dncnn", (16, 16, 1), depth=4, width=8, batch_norm=True)
-    np.testing.assert_array_equal(normalised.predict(images, verbose=0), images)
-    plain = build_model("dncnn", (16, 16, 1), depth=4, width=8, batch_norm=False)
+    plain = build_model(name, (16, 16, 1), batch_norm=False, **shape_settings)
     assert not np.allclose(plain.predict(images, verbose=0), images)
 
 
